@@ -1,0 +1,289 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+)
+
+// BreakerView is the immutable snapshot a breaker actor publishes after every change.
+// Callers read it to decide admission without asking the actor.
+type BreakerView struct {
+	// Pass is true when a call may go ahead without asking the actor: the breaker is
+	// closed and the actor is live.
+	Pass bool
+	// Retired is true once the actor stopped (passivation or shutdown); callers must
+	// look the breaker up again.
+	Retired bool
+	// State is the breaker's state when the view was published.
+	State messages.BreakerState
+	// Generation is the circuit's generation when the view was published.
+	Generation uint64
+	// OpenUntil is when an open breaker becomes due for half-open.
+	OpenUntil time.Time
+
+	stats         messages.BreakerStats
+	seenSuccesses uint64
+	seenRefused   uint64
+}
+
+// BreakerLink is the shared side of one named circuit breaker: the view its actor
+// publishes, the success counter callers add to without asking, and the durable state
+// that survives the actor's restarts. Callers may use View, Succeeded, Refused and
+// Stats concurrently; everything else belongs to the actor.
+type BreakerLink struct {
+	link
+	view      atomic.Pointer[BreakerView]
+	successes atomic.Uint64
+
+	origin policy.CircuitBreakerPolicy // the configuration it was created with
+
+	// Owned by the actor (any incarnation), never touched by callers.
+	circuit       *Circuit
+	seenSuccesses uint64
+	seenRefused   uint64
+	hooks         Hooks
+	timerGen      uint64
+	activityMark  uint64 // successes seen by the last Passivate check
+}
+
+// NewBreakerLink returns the shared side of a breaker named name, configured by p (which
+// must be valid), closed at now. Spawn its actor with Producer.
+func NewBreakerLink(name string, p policy.CircuitBreakerPolicy, now time.Time, hooks Hooks) *BreakerLink {
+	l := &BreakerLink{link: newLink(name), origin: p, circuit: NewCircuit(p, now), hooks: hooks}
+	l.lastUsed.Store(now.UnixNano())
+	l.publish()
+	return l
+}
+
+// Origin returns the configuration the breaker was created with (Reconfigure does not
+// change it).
+func (l *BreakerLink) Origin() policy.CircuitBreakerPolicy { return l.origin }
+
+// View returns the latest published view.
+func (l *BreakerLink) View() *BreakerView { return l.view.Load() }
+
+// Succeeded counts one successful call admitted from a view with Pass set.
+func (l *BreakerLink) Succeeded() { l.successes.Add(1) }
+
+// Stats returns the breaker's stats as of the latest view plus the calls callers have
+// counted since.
+func (l *BreakerLink) Stats() messages.BreakerStats {
+	v := l.view.Load()
+	s := v.stats
+	s.Successes += l.successes.Load() - v.seenSuccesses
+	s.Rejected += l.refused.Load() - v.seenRefused
+	return s
+}
+
+// Producer returns the producer to spawn the breaker's actor with. Every incarnation
+// it produces shares this link, so a restart keeps the breaker's state.
+func (l *BreakerLink) Producer() actor.Producer {
+	return func() actor.Actor { return &Breaker{l: l} }
+}
+
+// publish replaces the view; only the actor (or the constructor) calls it.
+func (l *BreakerLink) publish() {
+	c := l.circuit
+	l.view.Store(&BreakerView{
+		Pass:          c.State() == messages.Closed,
+		State:         c.State(),
+		Generation:    c.Generation(),
+		OpenUntil:     c.OpenUntil(),
+		stats:         c.Stats(),
+		seenSuccesses: l.seenSuccesses,
+		seenRefused:   l.seenRefused,
+	})
+}
+
+func (l *BreakerLink) retire() {
+	v := *l.view.Load()
+	v.Pass, v.Retired = false, true
+	l.view.Store(&v)
+}
+
+// Breaker is the circuit-breaker actor: the only writer of one named breaker's state.
+// It answers Acquire (half-open probes), Report (probe outcomes and closed-state
+// failures), Reconfigure, GetStats and Passivate, and moves itself from open to
+// half-open on its own timer.
+type Breaker struct {
+	l      *BreakerLink
+	timers *scheduler.TimerScheduler
+	cancel scheduler.CancelFunc
+	crash  string // a PanicOnNext reason waiting for the next request
+}
+
+var _ actor.Actor = (*Breaker)(nil)
+
+// Receive handles one message.
+func (b *Breaker) Receive(c actor.Context) {
+	l := b.l
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		b.started(c)
+		return
+	case *actor.Restarting:
+		l.pending.answerCrash(c)
+		l.restarts.Add(1)
+		b.stopTimer()
+		return
+	case *actor.Stopping:
+		b.stopTimer()
+		l.retire()
+		return
+	case *actor.Stopped:
+		close(l.stopped)
+		return
+	case *fault.Panic:
+		panic(m.Reason)
+	case *fault.PanicOnNext:
+		b.crash = m.Reason
+		return
+	}
+
+	now := time.Now()
+	l.lastUsed.Store(now.UnixNano())
+	before := l.circuit.State()
+	l.observe()
+
+	switch m := c.Message().(type) {
+	case *messages.Acquire:
+		l.pending.begin(c, m.Ticket)
+		b.maybeCrash()
+		gen, retryAfter, ok := l.circuit.Acquire(now)
+		if ok {
+			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen})
+		} else {
+			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter})
+		}
+	case *messages.Report:
+		l.pending.begin(c, m.Ticket)
+		b.maybeCrash()
+		l.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
+		b.settle(c, before, now)
+		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		return
+	case *messages.Tick:
+		if m.Generation != l.timerGen {
+			return
+		}
+		l.circuit.Advance(now)
+	case *messages.Reconfigure:
+		l.pending.begin(c, m.Ticket)
+		b.maybeCrash()
+		if m.Breaker != nil {
+			l.circuit.Reconfigure(*m.Breaker)
+		}
+		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+	case *messages.GetStats:
+		l.pending.begin(c, m.Ticket)
+		b.maybeCrash()
+		l.publish()
+		stats := l.Stats()
+		if m.Ticket == 0 {
+			c.Respond(&stats)
+			l.pending.end()
+		} else {
+			l.pending.respond(c, &messages.Stats{Ticket: m.Ticket, Name: l.name, Breaker: &stats})
+		}
+	case *messages.Passivate:
+		busy := l.successes.Load() != l.activityMark
+		l.activityMark = l.successes.Load()
+		if l.circuit.Idle() && !busy {
+			l.retire()
+			c.Respond(&messages.Acked{Ticket: m.Ticket})
+			c.Stop(c.Self())
+			return
+		}
+		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
+		return
+	default:
+		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", typeName(m)))
+		return
+	}
+	b.settle(c, before, now)
+}
+
+func (b *Breaker) maybeCrash() {
+	if b.crash != "" {
+		reason := b.crash
+		b.crash = ""
+		panic(reason)
+	}
+}
+
+func (b *Breaker) started(c actor.Context) {
+	l := b.l
+	b.timers = scheduler.NewTimerScheduler(c)
+	if l.Restarts() > 0 {
+		l.hooks.logger().Warn("breaker actor restarted after a panic; state kept",
+			zap.String("breaker", l.name), zap.Stringer("state", l.circuit.State()))
+		if l.hooks.Restarted != nil {
+			l.hooks.Restarted(l.name)
+		}
+	}
+	now := time.Now()
+	if l.circuit.Advance(now) {
+		b.changed(messages.Open, now)
+	}
+	b.armTimer(c, now)
+	l.publish()
+}
+
+// observe takes in the successes and refusals callers counted since the last message.
+func (l *BreakerLink) observe() {
+	if s := l.successes.Load(); s != l.seenSuccesses {
+		l.circuit.ObserveSuccesses(s - l.seenSuccesses)
+		l.seenSuccesses = s
+	}
+	if r := l.refused.Load(); r != l.seenRefused {
+		l.circuit.ObserveRejections(r - l.seenRefused)
+		l.seenRefused = r
+	}
+}
+
+// settle publishes the view and, when the state changed, re-arms the timer and tells
+// the hooks.
+func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time.Time) {
+	l := b.l
+	if after := l.circuit.State(); after != before {
+		b.changed(before, now)
+		b.armTimer(c, now)
+	}
+	l.publish()
+}
+
+func (b *Breaker) changed(from messages.BreakerState, now time.Time) {
+	l := b.l
+	to := l.circuit.State()
+	if ce := l.hooks.logger().Check(zap.DebugLevel, "breaker state change"); ce != nil {
+		ce.Write(zap.String("breaker", l.name), zap.Stringer("from", from), zap.Stringer("to", to))
+	}
+	if l.hooks.StateChanged != nil {
+		l.hooks.StateChanged(messages.StateChanged{Name: l.name, From: from, To: to, At: now})
+	}
+}
+
+// armTimer schedules the open→half-open tick when the circuit is open.
+func (b *Breaker) armTimer(c actor.Context, now time.Time) {
+	b.stopTimer()
+	l := b.l
+	if l.circuit.State() != messages.Open {
+		return
+	}
+	l.timerGen++
+	b.cancel = b.timers.SendOnce(max(l.circuit.OpenUntil().Sub(now), 0), c.Self(), &messages.Tick{Generation: l.timerGen})
+}
+
+func (b *Breaker) stopTimer() {
+	if b.cancel != nil {
+		b.cancel()
+		b.cancel = nil
+	}
+}

@@ -1,0 +1,236 @@
+package actors
+
+import (
+	"math"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// Bucket is the token-bucket state machine behind a rate limiter: it holds up to Burst
+// tokens and gains RequestsPerSecond tokens a second. In wait mode (MaxWait > 0) callers
+// that find no token queue in FIFO order, critical callers ahead of the others.
+//
+// A limiter hands whole tokens out in advance to a lock-free pool that callers draw
+// from without asking the actor (see LimiterLink); every method that refills takes the
+// number of tokens still outstanding in that pool, and the bucket keeps
+// tokens + outstanding ≤ Burst, so over any window of length w at most Burst + rate·w
+// calls are admitted.
+//
+// Methods take the current time and never read the clock. The zero value is not usable;
+// build one with NewBucket. A Bucket is not safe for concurrent use: the Limiter actor is
+// its only user.
+type Bucket struct {
+	cfg    policy.RateLimitPolicy
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+
+	queue []Waiter
+
+	granted, released, rejected uint64
+}
+
+// Waiter is a caller queued in a Bucket for a token.
+type Waiter struct {
+	// Ticket identifies the caller's request.
+	Ticket uint64
+	// Critical waiters go ahead of non-critical ones.
+	Critical bool
+	// Deadline is when the caller gives up (zero: never).
+	Deadline time.Time
+}
+
+// NewBucket returns a full bucket configured by p (which must be valid) at time now.
+func NewBucket(p policy.RateLimitPolicy, now time.Time) *Bucket {
+	b := &Bucket{last: now}
+	b.Reconfigure(p, now, 0)
+	b.tokens = b.burst
+	return b
+}
+
+// Reconfigure changes rate, burst and wait mode in place, keeping the tokens it has (cut
+// to the new burst). Queued waiters stay queued.
+func (b *Bucket) Reconfigure(p policy.RateLimitPolicy, now time.Time, outstanding int64) {
+	b.refill(now, outstanding)
+	b.cfg = p
+	b.rate = p.RequestsPerSecond
+	b.burst = float64(p.EffectiveBurst())
+	b.tokens = math.Min(b.tokens, math.Max(0, b.burst-float64(outstanding)))
+}
+
+// Config returns the bucket's configuration.
+func (b *Bucket) Config() policy.RateLimitPolicy { return b.cfg }
+
+// Tokens returns the tokens in the bucket itself (not counting those handed out to the
+// lock-free pool) as of the last refill.
+func (b *Bucket) Tokens() float64 { return b.tokens }
+
+// Waiting returns the number of queued waiters.
+func (b *Bucket) Waiting() int { return len(b.queue) }
+
+// Full reports whether the bucket, with the outstanding pool, holds Burst tokens at now
+// and nobody waits: a limiter in that state has nothing worth keeping.
+func (b *Bucket) Full(now time.Time, outstanding int64) bool {
+	b.refill(now, outstanding)
+	return len(b.queue) == 0 && b.tokens+float64(outstanding) >= b.burst
+}
+
+// Counters returns how many tokens were granted to queued or asking callers, released
+// to the lock-free pool, and how many requests were rejected.
+func (b *Bucket) Counters() (granted, released, rejected uint64) {
+	return b.granted, b.released, b.rejected
+}
+
+// ObserveRejections adds n calls that callers refused from the published view.
+func (b *Bucket) ObserveRejections(n uint64) { b.rejected += n }
+
+func (b *Bucket) refill(now time.Time, outstanding int64) {
+	if now.After(b.last) {
+		b.tokens += now.Sub(b.last).Seconds() * b.rate
+		b.last = now
+	}
+	if ceiling := b.burst - float64(outstanding); b.tokens > ceiling {
+		b.tokens = math.Max(0, ceiling)
+	}
+}
+
+// wait returns how long until the bucket holds n tokens at the current rate.
+func (b *Bucket) wait(n float64) time.Duration {
+	missing := n - b.tokens
+	if missing <= 0 {
+		return 0
+	}
+	secs := missing / b.rate
+	if secs >= float64(math.MaxInt64/int64(time.Second)) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(math.Ceil(secs * float64(time.Second)))
+}
+
+// Acquire asks for one token at now for w. It returns granted true when a token was
+// taken; queued true when w joined the wait queue (wait mode); otherwise the request is
+// rejected and retryAfter says how long until a token may be free. A wait that would
+// pass MaxWait or w.Deadline is rejected at once.
+func (b *Bucket) Acquire(now time.Time, w Waiter, outstanding int64) (granted, queued bool, retryAfter time.Duration) {
+	b.refill(now, outstanding)
+	if len(b.queue) == 0 && b.tokens >= 1 {
+		b.tokens--
+		b.granted++
+		return true, false, 0
+	}
+	pos := len(b.queue)
+	if w.Critical {
+		pos = 0
+		for pos < len(b.queue) && b.queue[pos].Critical {
+			pos++
+		}
+	}
+	wait := b.wait(float64(pos + 1))
+	if b.cfg.MaxWait <= 0 || wait > b.cfg.MaxWait || (!w.Deadline.IsZero() && now.Add(wait).After(w.Deadline)) {
+		b.rejected++
+		return false, false, wait
+	}
+	b.queue = append(b.queue, Waiter{})
+	copy(b.queue[pos+1:], b.queue[pos:])
+	b.queue[pos] = w
+	return false, true, 0
+}
+
+// Due refills at now and hands tokens to queued waiters in order. It returns the
+// tickets granted, and those dropped because their deadline passed (rejected). The
+// slices are appended to the given ones, which may be nil.
+func (b *Bucket) Due(now time.Time, outstanding int64, granted, expired []uint64) ([]uint64, []uint64) {
+	b.refill(now, outstanding)
+	kept := b.queue[:0]
+	for _, w := range b.queue {
+		switch {
+		case len(kept) == 0 && b.tokens >= 1:
+			b.tokens--
+			b.granted++
+			granted = append(granted, w.Ticket)
+		case !w.Deadline.IsZero() && !now.Before(w.Deadline):
+			b.rejected++
+			expired = append(expired, w.Ticket)
+		default:
+			kept = append(kept, w)
+		}
+	}
+	clear(b.queue[len(kept):])
+	b.queue = kept
+	return granted, expired
+}
+
+// NextDue returns how long after the last refill the head waiter's token is due, and
+// false when nobody waits.
+func (b *Bucket) NextDue() (time.Duration, bool) {
+	if len(b.queue) == 0 {
+		return 0, false
+	}
+	return b.wait(1), true
+}
+
+// NextToken returns when the bucket will next hold a whole token, as of the last refill.
+func (b *Bucket) NextToken() time.Time {
+	d := b.wait(1)
+	if d == time.Duration(math.MaxInt64) {
+		return b.last.Add(d)
+	}
+	return b.last.Add(d)
+}
+
+// Release takes every whole token out of the bucket for the lock-free pool and returns
+// how many, provided nobody waits (waiters are served first).
+func (b *Bucket) Release(now time.Time, outstanding int64) int64 {
+	b.refill(now, outstanding)
+	if len(b.queue) > 0 || b.tokens < 1 {
+		return 0
+	}
+	n := math.Floor(b.tokens)
+	if n > float64(math.MaxInt32) {
+		n = float64(math.MaxInt32)
+	}
+	b.tokens -= n
+	b.released += uint64(n)
+	return int64(n)
+}
+
+// Reclaim puts back n tokens taken back from the lock-free pool (n ≤ released).
+func (b *Bucket) Reclaim(n int64) {
+	if n <= 0 {
+		return
+	}
+	b.tokens += float64(n)
+	b.released -= uint64(n)
+}
+
+// Cancel removes the waiter with ticket from the queue and reports whether it was there.
+func (b *Bucket) Cancel(ticket uint64) bool {
+	for i, w := range b.queue {
+		if w.Ticket == ticket {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Refund returns a granted token whose caller gave up before using it.
+func (b *Bucket) Refund(now time.Time, outstanding int64) {
+	b.refill(now, outstanding)
+	if b.granted > 0 {
+		b.granted--
+	}
+	b.tokens = math.Min(b.tokens+1, math.Max(0, b.burst-float64(outstanding)))
+}
+
+// DropAll empties the queue and returns the tickets that were waiting.
+func (b *Bucket) DropAll() []uint64 {
+	out := make([]uint64, len(b.queue))
+	for i, w := range b.queue {
+		out[i] = w.Ticket
+	}
+	b.queue = b.queue[:0]
+	return out
+}

@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// Circuit is the circuit-breaker state machine: consecutive failures open it, the
+// recovery timeout moves it to half-open, SuccessThreshold probe successes close it and
+// any probe failure opens it again. Its methods take the current time and never read the
+// clock, so it is tested without actors or sleeps.
+//
+// The zero value is not usable; build one with NewCircuit. A Circuit is not safe for
+// concurrent use: the Breaker actor is its only user.
+type Circuit struct {
+	cfg        policy.CircuitBreakerPolicy
+	threshold  int // successes needed in half-open, at least 1
+	state      messages.BreakerState
+	generation uint64
+	lastChange time.Time
+	openUntil  time.Time
+
+	consecutive int // consecutive failures while closed
+	probes      int // probes in flight while half-open
+	probeWins   int // probe successes in this half-open period
+
+	successes, failures, rejected, trips uint64
+}
+
+// NewCircuit returns a closed circuit configured by p (which must be valid) at time now.
+func NewCircuit(p policy.CircuitBreakerPolicy, now time.Time) *Circuit {
+	c := &Circuit{lastChange: now, generation: 1}
+	c.Reconfigure(p)
+	return c
+}
+
+// Reconfigure changes the thresholds and recovery timeout, keeping state and counters.
+// A closed circuit whose consecutive failures already reach the new threshold stays
+// closed until its next failure.
+func (c *Circuit) Reconfigure(p policy.CircuitBreakerPolicy) {
+	c.cfg = p
+	c.threshold = p.EffectiveSuccessThreshold()
+}
+
+// Config returns the circuit's configuration.
+func (c *Circuit) Config() policy.CircuitBreakerPolicy { return c.cfg }
+
+// State returns the current state.
+func (c *Circuit) State() messages.BreakerState { return c.state }
+
+// Generation returns the current generation; it grows on every state change, and
+// outcomes reported for an older generation are ignored.
+func (c *Circuit) Generation() uint64 { return c.generation }
+
+// OpenUntil returns when an open circuit becomes due for half-open (zero otherwise).
+func (c *Circuit) OpenUntil() time.Time { return c.openUntil }
+
+// Idle reports whether the circuit holds nothing worth keeping: closed, with no
+// failures pending.
+func (c *Circuit) Idle() bool { return c.state == messages.Closed && c.consecutive == 0 }
+
+// Stats returns the circuit's counters. Successes that callers counted outside the
+// circuit (see ObserveSuccesses) are included only once observed.
+func (c *Circuit) Stats() messages.BreakerStats {
+	return messages.BreakerStats{
+		State: c.state, Successes: c.successes, Failures: c.failures,
+		Rejected: c.rejected, Trips: c.trips, LastChange: c.lastChange,
+	}
+}
+
+// ObserveSuccesses records n successes of closed-state calls that callers counted
+// without asking the actor. Any success resets the consecutive failure count of a closed
+// circuit, which is what makes the failure threshold count consecutive failures.
+func (c *Circuit) ObserveSuccesses(n uint64) {
+	if n == 0 {
+		return
+	}
+	c.successes += n
+	if c.state == messages.Closed {
+		c.consecutive = 0
+	}
+}
+
+// ObserveRejections adds n calls that callers refused from the published view.
+func (c *Circuit) ObserveRejections(n uint64) { c.rejected += n }
+
+// Advance moves an open circuit to half-open once its recovery timeout has passed. It
+// reports whether the state changed.
+func (c *Circuit) Advance(now time.Time) bool {
+	if c.state != messages.Open || now.Before(c.openUntil) {
+		return false
+	}
+	c.moveTo(messages.HalfOpen, now)
+	return true
+}
+
+// Acquire asks for a half-open probe permit at now. It returns the generation the
+// permit belongs to, or ok false and how long until a retry may succeed. A closed
+// circuit grants without counting a probe; an open circuit due for half-open moves there
+// first.
+func (c *Circuit) Acquire(now time.Time) (generation uint64, retryAfter time.Duration, ok bool) {
+	c.Advance(now)
+	switch c.state {
+	case messages.Closed:
+		return c.generation, 0, true
+	case messages.HalfOpen:
+		if c.probes < c.threshold-c.probeWins {
+			c.probes++
+			return c.generation, 0, true
+		}
+		c.rejected++
+		return 0, 0, false
+	default:
+		c.rejected++
+		return 0, c.openUntil.Sub(now), false
+	}
+}
+
+// Record applies the outcome of a call admitted in generation at now and reports
+// whether the state changed. Outcomes of an older generation are ignored, except that a
+// probe from the current half-open period frees its slot. probe says whether the call
+// held a half-open permit.
+func (c *Circuit) Record(now time.Time, generation uint64, outcome messages.Outcome, probe bool) bool {
+	if generation != c.generation {
+		return false
+	}
+	if probe && c.state == messages.HalfOpen && c.probes > 0 {
+		c.probes--
+	}
+	switch outcome {
+	case messages.Success:
+		c.successes++
+		switch c.state {
+		case messages.Closed:
+			c.consecutive = 0
+		case messages.HalfOpen:
+			if probe {
+				c.probeWins++
+				if c.probeWins >= c.threshold {
+					c.moveTo(messages.Closed, now)
+					return true
+				}
+			}
+		}
+	case messages.Failure:
+		c.failures++
+		switch c.state {
+		case messages.Closed:
+			c.consecutive++
+			if c.consecutive >= c.cfg.FailureThreshold {
+				c.trip(now)
+				return true
+			}
+		case messages.HalfOpen:
+			c.trip(now)
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Circuit) trip(now time.Time) {
+	c.trips++
+	c.openUntil = now.Add(c.cfg.RecoveryTimeout)
+	c.moveTo(messages.Open, now)
+}
+
+func (c *Circuit) moveTo(s messages.BreakerState, now time.Time) {
+	c.state = s
+	c.generation++
+	c.lastChange = now
+	c.consecutive, c.probes, c.probeWins = 0, 0, 0
+	if s != messages.Open {
+		c.openUntil = time.Time{}
+	}
+}

@@ -1,0 +1,314 @@
+package actors
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+)
+
+// LimiterView is the immutable snapshot a limiter actor publishes after every change.
+type LimiterView struct {
+	// Wait is true in wait mode (MaxWait > 0): a caller that finds no token asks the actor.
+	Wait bool
+	// Retired is true once the actor stopped; callers must look the limiter up again.
+	Retired bool
+	// NextToken is when the bucket will next hold a whole token; before then a caller in
+	// reject mode that finds the pool empty is refused without asking the actor.
+	NextToken time.Time
+
+	tokens      float64 // bucket tokens, not counting the pool
+	granted     uint64
+	released    uint64
+	rejected    uint64
+	waiting     int
+	seenRefused uint64
+}
+
+// LimiterLink is the shared side of one named rate limiter: a pool of tokens the actor
+// hands out in advance, which callers take with one atomic operation, the view the actor
+// publishes, and the durable bucket that survives the actor's restarts. Callers may use
+// TryTake, View, Refused and Stats concurrently; everything else belongs to the actor.
+type LimiterLink struct {
+	link
+	pool atomic.Int64
+	view atomic.Pointer[LimiterView]
+
+	origin policy.RateLimitPolicy
+
+	// Owned by the actor (any incarnation).
+	bucket      *Bucket
+	senders     map[uint64]*actor.PID
+	seenRefused uint64
+	saturated   bool
+	hooks       Hooks
+	timerGen    uint64
+}
+
+// NewLimiterLink returns the shared side of a limiter named name, configured by p (which
+// must be valid), with a full bucket at now. Spawn its actor with Producer.
+func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks Hooks) *LimiterLink {
+	l := &LimiterLink{link: newLink(name), origin: p, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}, hooks: hooks}
+	l.lastUsed.Store(now.UnixNano())
+	l.pool.Add(l.bucket.Release(now, 0))
+	l.publish()
+	return l
+}
+
+// TryTake takes one token from the pool without asking the actor and reports whether
+// there was one.
+func (l *LimiterLink) TryTake() bool {
+	for {
+		n := l.pool.Load()
+		if n <= 0 {
+			return false
+		}
+		if l.pool.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// Origin returns the configuration the limiter was created with (Reconfigure does not
+// change it).
+func (l *LimiterLink) Origin() policy.RateLimitPolicy { return l.origin }
+
+// View returns the latest published view.
+func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
+
+// Stats returns the limiter's stats as of the latest view plus what callers counted since.
+func (l *LimiterLink) Stats() messages.LimiterStats {
+	v := l.view.Load()
+	pool := l.pool.Load()
+	allowed := v.granted + v.released
+	if pool > 0 && uint64(pool) <= allowed {
+		allowed -= uint64(pool)
+	}
+	return messages.LimiterStats{
+		Tokens:   v.tokens + float64(max(pool, 0)),
+		Allowed:  allowed,
+		Rejected: v.rejected + l.refused.Load() - v.seenRefused,
+		Waiting:  v.waiting,
+	}
+}
+
+// Producer returns the producer to spawn the limiter's actor with. Every incarnation it
+// produces shares this link, so a restart keeps the bucket and its queue.
+func (l *LimiterLink) Producer() actor.Producer {
+	return func() actor.Actor { return &Limiter{l: l} }
+}
+
+func (l *LimiterLink) publish() {
+	b := l.bucket
+	granted, released, rejected := b.Counters()
+	l.view.Store(&LimiterView{
+		Wait:        b.Config().MaxWait > 0,
+		NextToken:   b.NextToken(),
+		tokens:      b.Tokens(),
+		granted:     granted,
+		released:    released,
+		rejected:    rejected,
+		waiting:     b.Waiting(),
+		seenRefused: l.seenRefused,
+	})
+}
+
+func (l *LimiterLink) retire() {
+	v := *l.view.Load()
+	v.Retired, v.Wait = true, true
+	l.view.Store(&v)
+	l.bucket.Reclaim(l.pool.Swap(0))
+}
+
+// Limiter is the rate-limiter actor: the only writer of one named token bucket. It
+// answers Acquire (a token the pool could not give), keeps the FIFO wait queue in wait
+// mode and wakes waiters on its own timer, and answers Cancel, Refund, Reconfigure,
+// GetStats and Passivate.
+type Limiter struct {
+	l      *LimiterLink
+	timers *scheduler.TimerScheduler
+	cancel scheduler.CancelFunc
+	crash  string
+}
+
+var _ actor.Actor = (*Limiter)(nil)
+
+// Receive handles one message.
+func (a *Limiter) Receive(c actor.Context) {
+	l := a.l
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.timers = scheduler.NewTimerScheduler(c)
+		if l.Restarts() > 0 {
+			l.hooks.logger().Warn("limiter actor restarted after a panic; state kept",
+				zap.String("limiter", l.name), zap.Int("waiting", l.bucket.Waiting()))
+			if l.hooks.Restarted != nil {
+				l.hooks.Restarted(l.name)
+			}
+		}
+		a.settle(c, time.Now())
+		return
+	case *actor.Restarting:
+		l.pending.answerCrash(c)
+		l.restarts.Add(1)
+		a.stopTimer()
+		return
+	case *actor.Stopping:
+		a.stopTimer()
+		l.retire()
+		for _, t := range l.bucket.DropAll() {
+			a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.Stopping})
+		}
+		l.publish()
+		return
+	case *actor.Stopped:
+		close(l.stopped)
+		return
+	case *fault.Panic:
+		panic(m.Reason)
+	case *fault.PanicOnNext:
+		a.crash = m.Reason
+		return
+	}
+
+	now := time.Now()
+	l.lastUsed.Store(now.UnixNano())
+	if r := l.refused.Load(); r != l.seenRefused {
+		l.bucket.ObserveRejections(r - l.seenRefused)
+		l.seenRefused = r
+	}
+
+	switch m := c.Message().(type) {
+	case *messages.Acquire:
+		l.pending.begin(c, m.Ticket)
+		a.maybeCrash()
+		granted, queued, retryAfter := l.bucket.Acquire(now, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, l.pool.Load())
+		switch {
+		case granted:
+			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket})
+		case queued:
+			l.senders[m.Ticket] = c.Sender()
+			l.pending.end()
+		default:
+			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter})
+		}
+		if ce := l.hooks.logger().Check(zap.DebugLevel, "rate limit decision"); ce != nil {
+			ce.Write(zap.String("limiter", l.name), zap.Bool("granted", granted), zap.Bool("queued", queued), zap.Duration("retry_after", retryAfter))
+		}
+	case *messages.Tick:
+		if m.Generation != l.timerGen {
+			return
+		}
+	case *messages.Cancel:
+		if l.bucket.Cancel(m.Ticket) {
+			a.answer(c, m.Ticket, &messages.Rejected{Ticket: m.Ticket, Reason: messages.Cancelled})
+		}
+	case *messages.Refund:
+		l.bucket.Refund(now, l.pool.Load())
+	case *messages.Reconfigure:
+		l.pending.begin(c, m.Ticket)
+		a.maybeCrash()
+		if m.Limiter != nil {
+			l.bucket.Reclaim(l.pool.Swap(0))
+			l.bucket.Reconfigure(*m.Limiter, now, 0)
+		}
+		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+	case *messages.GetStats:
+		l.pending.begin(c, m.Ticket)
+		a.maybeCrash()
+		l.bucket.Due(now, l.pool.Load(), nil, nil) // refill, so Tokens is current
+		a.settle(c, now)
+		stats := l.Stats()
+		if m.Ticket == 0 {
+			c.Respond(&stats)
+			l.pending.end()
+		} else {
+			l.pending.respond(c, &messages.Stats{Ticket: m.Ticket, Name: l.name, Limiter: &stats})
+		}
+		return
+	case *messages.Passivate:
+		if l.bucket.Full(now, l.pool.Load()) {
+			l.retire()
+			c.Respond(&messages.Acked{Ticket: m.Ticket})
+			c.Stop(c.Self())
+			return
+		}
+		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
+		return
+	default:
+		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", typeName(m)))
+		return
+	}
+	a.settle(c, now)
+}
+
+func (a *Limiter) maybeCrash() {
+	if a.crash != "" {
+		reason := a.crash
+		a.crash = ""
+		panic(reason)
+	}
+}
+
+// answer sends msg to the waiter behind ticket, if known.
+func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
+	if to, ok := a.l.senders[ticket]; ok {
+		delete(a.l.senders, ticket)
+		c.Send(to, msg)
+	}
+}
+
+// settle serves due waiters, refills the pool when nobody waits, publishes the view,
+// re-arms the timer for the next waiter and reports saturation changes.
+func (a *Limiter) settle(c actor.Context, now time.Time) {
+	l := a.l
+	granted, expired := l.bucket.Due(now, l.pool.Load(), nil, nil)
+	for _, t := range granted {
+		a.answer(c, t, &messages.Granted{Ticket: t})
+	}
+	for _, t := range expired {
+		a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.RateLimited})
+	}
+	if n := l.bucket.Release(now, l.pool.Load()); n > 0 {
+		l.pool.Add(n)
+	}
+	l.publish()
+
+	a.stopTimer()
+	if d, ok := l.bucket.NextDue(); ok {
+		l.timerGen++
+		a.cancel = a.timers.SendOnce(max(d, time.Millisecond/10), c.Self(), &messages.Tick{Generation: l.timerGen})
+	}
+
+	saturated := l.bucket.Waiting() > 0 || (l.pool.Load() == 0 && l.bucket.Tokens() < 1)
+	if saturated != l.saturated {
+		l.saturated = saturated
+		if l.hooks.Saturated != nil {
+			l.hooks.Saturated(messages.Saturated{Name: l.name, Saturated: saturated, At: now})
+		}
+	}
+}
+
+func (a *Limiter) stopTimer() {
+	if a.cancel != nil {
+		a.cancel()
+		a.cancel = nil
+	}
+}
+
+// typeName names a message's type for logs without fmt on hot paths.
+func typeName(m any) string {
+	switch m.(type) {
+	case nil:
+		return "nil"
+	}
+	return fmtType(m)
+}
+
+var _ = math.MaxInt64

@@ -1,0 +1,123 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/messages"
+	"go.uber.org/zap"
+)
+
+// Hooks are the engine's callbacks into an actor's life. Each runs inside the actor's
+// Receive and must not block; any may be nil.
+type Hooks struct {
+	// Logger receives the actor's logs; nil means none.
+	Logger *zap.Logger
+	// StateChanged is called on every breaker state change.
+	StateChanged func(messages.StateChanged)
+	// Saturated is called when a limiter runs out of tokens, and when it has some again.
+	Saturated func(messages.Saturated)
+	// Restarted is called by the new incarnation after a panic restarted the actor.
+	Restarted func(name string)
+}
+
+func (h *Hooks) logger() *zap.Logger {
+	if h.Logger == nil {
+		return zap.NewNop()
+	}
+	return h.Logger
+}
+
+// link is what a breaker's or limiter's callers share with its actor: the actor's PID,
+// counters callers add to without asking, and a channel closed when the actor has
+// stopped for good, which releases anybody still waiting for an answer from it.
+type link struct {
+	name     string
+	pid      atomic.Pointer[actor.PID]
+	refused  atomic.Uint64 // calls refused from the published view
+	stopped  chan struct{}
+	restarts atomic.Uint64
+	pending  pendingRequest // the request being handled: answered if the actor crashes
+	lastUsed atomic.Int64   // unix nanos of the last message handled (passivation)
+	depth    mailboxDepth
+	// registered is set by the supervisor for names registered explicitly.
+	registered atomic.Bool
+}
+
+// SetRegistered marks the actor as registered explicitly: it is never passivated.
+func (l *link) SetRegistered() { l.registered.Store(true) }
+
+// Registered reports whether the actor was registered explicitly.
+func (l *link) Registered() bool { return l.registered.Load() }
+
+func newLink(name string) link {
+	return link{name: name, stopped: make(chan struct{})}
+}
+
+// Name returns the actor's name.
+func (l *link) Name() string { return l.name }
+
+// PID returns the actor's PID, or nil before it was spawned.
+func (l *link) PID() *actor.PID { return l.pid.Load() }
+
+// SetPID records the PID the actor was spawned with. The supervisor calls it once.
+func (l *link) SetPID(pid *actor.PID) { l.pid.Store(pid) }
+
+// Stopped returns a channel closed once the actor has stopped for good.
+func (l *link) Stopped() <-chan struct{} { return l.stopped }
+
+// Restarts returns how many times the actor was restarted after a panic.
+func (l *link) Restarts() uint64 { return l.restarts.Load() }
+
+// Refused counts one call refused from the published view, without asking the actor.
+func (l *link) Refused() { l.refused.Add(1) }
+
+// IdleSince returns when the actor last handled a message.
+func (l *link) IdleSince() time.Time { return time.Unix(0, l.lastUsed.Load()) }
+
+// pendingRequest remembers the request an actor is handling, so that the old
+// incarnation can answer it with Crashed when it panics.
+type pendingRequest struct {
+	sender *actor.PID
+	ticket uint64
+}
+
+func (p *pendingRequest) begin(c actor.Context, ticket uint64) {
+	p.sender, p.ticket = c.Sender(), ticket
+}
+
+func (p *pendingRequest) end() { p.sender, p.ticket = nil, 0 }
+
+// answerCrash tells the caller of the request in progress that the actor crashed.
+func (p *pendingRequest) answerCrash(c actor.Context) {
+	if p.sender != nil && p.ticket != 0 {
+		c.Send(p.sender, &messages.Rejected{Ticket: p.ticket, Reason: messages.Crashed})
+	}
+	p.end()
+}
+
+// respond answers the request in progress (when it carried a ticket) and clears it.
+func (p *pendingRequest) respond(c actor.Context, msg any) {
+	if p.sender != nil && p.ticket != 0 {
+		c.Send(p.sender, msg)
+	}
+	p.end()
+}
+
+// mailboxDepth counts messages posted to and received by one actor's mailbox; the
+// difference is the mailbox depth (queued plus in progress).
+type mailboxDepth struct{ posted, received atomic.Int64 }
+
+func (d *mailboxDepth) MailboxStarted()     {}
+func (d *mailboxDepth) MessagePosted(any)   { d.posted.Add(1) }
+func (d *mailboxDepth) MessageReceived(any) { d.received.Add(1) }
+func (d *mailboxDepth) MailboxEmpty()       {}
+func (d *mailboxDepth) depth() int64        { return d.posted.Load() - d.received.Load() }
+
+// Mailbox returns the mailbox producer to spawn the actor with: unbounded, counting its
+// depth for MailboxDepth.
+func (l *link) Mailbox() actor.MailboxProducer { return actor.Unbounded(&l.depth) }
+
+// MailboxDepth returns the number of messages queued for the actor or in progress.
+func (l *link) MailboxDepth() int64 { return l.depth.depth() }

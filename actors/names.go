@@ -1,0 +1,5 @@
+package actors
+
+import "reflect"
+
+func fmtType(m any) string { return reflect.TypeOf(m).String() }

@@ -1,0 +1,64 @@
+package supervisor
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// ExecuteAll runs every function of fns under p, as that many concurrent callers of
+// ExecuteWithPolicy would (at most 4 × GOMAXPROCS at a time), and returns their values
+// and errors in the order of fns. Each function is one operation. p is compiled once
+// for the whole batch. An invalid p, nil context or nil engine fails every entry with
+// the same error and runs nothing; a nil function fails its own entry.
+func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []func(context.Context) (T, error)) ([]T, []error) {
+	vals := make([]T, len(fns))
+	errs := make([]error, len(fns))
+	if len(fns) == 0 {
+		return vals, errs
+	}
+	if err := precheck(ctx, e, p); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return vals, errs
+	}
+	workers := min(len(fns), 4*runtime.GOMAXPROCS(0))
+	var next sync.WaitGroup
+	jobs := make(chan int)
+	next.Add(workers)
+	for range workers {
+		go func() {
+			defer next.Done()
+			for i := range jobs {
+				c := call{ctx: ctx}
+				vals[i], errs[i] = execute(&c, e, p, fns[i])
+			}
+		}()
+	}
+	for i := range fns {
+		jobs <- i
+	}
+	close(jobs)
+	next.Wait()
+	return vals, errs
+}
+
+// precheck validates what every entry of a batch shares.
+func precheck(ctx context.Context, e *Engine, p policy.Policy) error {
+	switch {
+	case e == nil:
+		return invalid("", "engine is nil")
+	case ctx == nil:
+		return invalid("", "context is nil")
+	case p == nil:
+		return invalid("", "policy is nil")
+	}
+	switch p.(type) {
+	case policy.NonePolicy, policy.RetryPolicy:
+		return p.Validate()
+	}
+	return e.plans.get(p).err
+}

@@ -1,0 +1,242 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/actors"
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+)
+
+// Engine runs operations under resilience policies. It owns a supervisor actor, which
+// owns one actor per named circuit breaker and rate limiter, and applies retry and
+// timeout itself on the caller's goroutine. Build one with New, share it, and call
+// Shutdown when done. All methods are safe for concurrent use.
+type Engine struct {
+	// Hot counters, each on its own cache line.
+	entered   paddedCounter // calls that passed the shutdown gate
+	succeeded paddedCounter
+	failed    paddedCounter
+	refused   paddedCounter // calls that entered, then were refused (not operations)
+	closed    atomic.Bool
+
+	retries, timeouts, rateLimitHits, trips, abandoned, panics, restarts atomic.Uint64
+	abandonedLive                                                        atomic.Int64
+	eventsDropped                                                        atomic.Uint64
+
+	cfg       config
+	log       *zap.Logger
+	sys       *actor.ActorSystem
+	ownSystem bool
+	root      *actor.RootContext
+	pool      *pool
+	inbox     *inbox
+	entry     *actor.PID
+	sup       *actor.PID
+	supDone   chan struct{}
+	tickets   atomic.Uint64
+
+	breakers atomic.Pointer[map[string]*actors.BreakerLink]
+	limiters atomic.Pointer[map[string]*actors.LimiterLink]
+	reg      registry // owned by the supervisor actor
+	plans    planCache
+	warned   sync.Map // warnings already logged once
+	events   eventHub
+	hist     *histogram
+
+	done         chan struct{} // closed when Shutdown gives up waiting: releases waiters
+	drain        chan struct{} // cap 1: an in-flight call finished after closed was set
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+type paddedCounter struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// askBound bounds the engine's own requests to its actors (registration, stats).
+const askBound = 10 * time.Second
+
+// New builds and starts an engine. With no options it creates its own actor system,
+// logs nothing and keeps every named actor until Shutdown. An invalid option is an
+// error matching policy.ErrInvalidPolicy.
+func New(opts ...Option) (*Engine, error) {
+	cfg := config{logger: zap.NewNop()}
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: supervisor: New: option %d is nil", policy.ErrInvalidPolicy, i)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.workers == 0 {
+		cfg.workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     cfg.logger,
+		done:    make(chan struct{}),
+		drain:   make(chan struct{}, 1),
+		supDone: make(chan struct{}),
+	}
+	e.breakers.Store(&map[string]*actors.BreakerLink{})
+	e.limiters.Store(&map[string]*actors.LimiterLink{})
+	if cfg.histogram {
+		e.hist = newHistogram()
+	}
+	e.sys = cfg.system
+	if e.sys == nil {
+		core := cfg.logger.Core()
+		e.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
+			return slog.New(zapslog.NewHandler(core, zapslog.WithName("protoactor"))).With("actor_system", sys.ID)
+		}))
+		e.ownSystem = true
+	}
+	e.root = e.sys.Root
+	e.pool = newPool(cfg.workers, 1024, 300)
+
+	e.inbox = &inbox{e: e}
+	e.inbox.pid = e.register(e.inbox, "bulwark-inbox")
+	e.reg.init()
+
+	props := actor.PropsFromProducer(func() actor.Actor { return &supervisorActor{e: e} },
+		actor.WithDispatcher(e.pool),
+		actor.WithSupervisor(actor.NewRestartingStrategy()),
+		actor.WithGuardian(actor.NewRestartingStrategy()))
+	sup, err := e.root.SpawnPrefix(props, "bulwark-supervisor"), error(nil)
+	if err != nil {
+		e.pool.stop()
+		return nil, err
+	}
+	e.sup = sup
+	e.entry = e.register(&entry{e: e}, "bulwark-engine")
+	return e, nil
+}
+
+// register adds a process under a unique id built from prefix.
+func (e *Engine) register(p actor.Process, prefix string) *actor.PID {
+	for {
+		pid, ok := e.sys.ProcessRegistry.Add(p, prefix+"$"+e.sys.ProcessRegistry.NextId())
+		if ok {
+			return pid
+		}
+	}
+}
+
+// PID returns the engine's entry point for actor clients: send it messages.Execute
+// (with a sender) to run an operation and receive a *messages.Result, or
+// messages.GetStats to receive a *messages.EngineStats.
+func (e *Engine) PID() *actor.PID { return e.entry }
+
+// System returns the actor system the engine runs on.
+func (e *Engine) System() *actor.ActorSystem { return e.sys }
+
+// enter admits a call through the shutdown gate.
+func (e *Engine) enter() bool {
+	e.entered.Add(1)
+	if e.closed.Load() {
+		e.refused.Add(1)
+		e.wakeDrain()
+		return false
+	}
+	return true
+}
+
+// leave records that an admitted call returned.
+func (e *Engine) leave(ok bool) {
+	if ok {
+		e.succeeded.Add(1)
+	} else {
+		e.failed.Add(1)
+	}
+	if e.closed.Load() {
+		e.wakeDrain()
+	}
+}
+
+// leaveRefused records that an admitted call turned out not to be an operation.
+func (e *Engine) leaveRefused() {
+	e.refused.Add(1)
+	if e.closed.Load() {
+		e.wakeDrain()
+	}
+}
+
+func (e *Engine) wakeDrain() {
+	select {
+	case e.drain <- struct{}{}:
+	default:
+	}
+}
+
+// inFlight returns the calls still running plus abandoned functions still running.
+func (e *Engine) inFlight() int64 {
+	finished := e.succeeded.Load() + e.failed.Load() + e.refused.Load()
+	return int64(e.entered.Load()-finished) + e.abandonedLive.Load()
+}
+
+// Shutdown stops the engine. New calls get an error matching policy.ErrShutdown at
+// once; calls in flight, and functions a timeout abandoned, may finish until ctx ends.
+// Then callers still waiting on an actor get ErrShutdown, the engine's actors and
+// goroutines stop, and Shutdown returns ctx.Err() if the drain was cut short, else nil.
+// A second Shutdown returns nil. An actor system passed with WithActorSystem is left
+// running.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: supervisor: Shutdown: nil context", policy.ErrInvalidPolicy)
+	}
+	first := false
+	e.shutdownOnce.Do(func() {
+		first = true
+		e.shutdownErr = e.shutdown(ctx)
+	})
+	if !first {
+		return nil
+	}
+	return e.shutdownErr
+}
+
+func (e *Engine) shutdown(ctx context.Context) error {
+	e.closed.Store(true)
+	var err error
+	for e.inFlight() > 0 && err == nil {
+		select {
+		case <-e.drain:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if n := e.abandonedLive.Load(); n > 0 {
+		e.log.Warn("shutdown: functions abandoned by a timeout are still running; they are the caller's",
+			zap.Int64("running", n))
+	}
+	close(e.done)
+	e.root.Poison(e.sup)
+	<-e.supDone
+	e.sys.ProcessRegistry.Remove(e.entry)
+	e.sys.ProcessRegistry.Remove(e.inbox.pid)
+	e.pool.stop()
+	e.events.closeAll()
+	if e.ownSystem {
+		e.sys.Shutdown()
+	}
+	return err
+}
+
+// warnOnce logs msg at Warn the first time key is seen.
+func (e *Engine) warnOnce(key, msg string, fields ...zap.Field) {
+	if _, loaded := e.warned.LoadOrStore(key, struct{}{}); !loaded {
+		e.log.Warn(msg, fields...)
+	}
+}

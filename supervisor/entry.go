@@ -1,0 +1,75 @@
+package supervisor
+
+import (
+	"context"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+)
+
+// entry is the process behind Engine.PID. An actor client's messages.Execute is handled
+// on the sender's own goroutine, by a direct call: the operation starts on a goroutine
+// of its own at once, without a hop through a mailbox, and its *messages.Result goes
+// back to the sender. Every other message is forwarded to the supervisor actor.
+type entry struct{ e *Engine }
+
+func (p *entry) SendUserMessage(_ *actor.PID, message any) {
+	var sender *actor.PID
+	if env, ok := message.(*actor.MessageEnvelope); ok {
+		message, sender = env.Message, env.Sender
+	}
+	switch m := message.(type) {
+	case messages.Execute:
+		p.e.executeMessage(m, sender)
+	case *messages.Execute:
+		if m != nil {
+			p.e.executeMessage(*m, sender)
+		}
+	default:
+		if sender != nil {
+			p.e.root.RequestWithCustomSender(p.e.sup, message, sender)
+		} else {
+			p.e.root.Send(p.e.sup, message)
+		}
+	}
+}
+
+func (p *entry) SendSystemMessage(_ *actor.PID, message any) {
+	if proc, ok := p.e.sys.ProcessRegistry.Get(p.e.sup); ok {
+		proc.SendSystemMessage(p.e.sup, message)
+	}
+}
+
+func (p *entry) Stop(*actor.PID) {}
+
+// executeMessage runs an actor client's operation and answers its sender.
+func (e *Engine) executeMessage(m messages.Execute, sender *actor.PID) {
+	if sender == nil {
+		e.log.Warn("messages.Execute without a sender: nobody would get the result; send it with Request",
+			zap.String("op", m.ID))
+		return
+	}
+	if e.closed.Load() {
+		e.root.Send(sender, &messages.Result{ID: m.ID, Err: shutdownErr(m.ID)})
+		return
+	}
+	go e.runMessage(m, sender)
+}
+
+func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
+	ctx := context.Background()
+	if !m.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, m.Deadline)
+		defer cancel()
+	}
+	p := m.Policy
+	if p == nil {
+		p = policy.None()
+	}
+	c := call{ctx: ctx, id: m.ID, critical: m.Critical}
+	v, err := execute(&c, e, p, m.Fn)
+	e.root.Send(sender, &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.attempts})
+}

@@ -1,0 +1,164 @@
+package supervisor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/messages"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of Event.
+const (
+	// BreakerStateChanged: a breaker moved From one state To another.
+	BreakerStateChanged EventKind = iota + 1
+	// LimiterSaturated: a limiter ran out of tokens and refuses or queues calls.
+	LimiterSaturated
+	// LimiterRecovered: a saturated limiter has tokens again.
+	LimiterRecovered
+)
+
+// String names the kind: "breaker_state_changed", "limiter_saturated", "limiter_recovered".
+func (k EventKind) String() string {
+	switch k {
+	case BreakerStateChanged:
+		return "breaker_state_changed"
+	case LimiterSaturated:
+		return "limiter_saturated"
+	case LimiterRecovered:
+		return "limiter_recovered"
+	}
+	return "unknown"
+}
+
+// Event is a state change of a named breaker or limiter, delivered to subscribers.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Name is the breaker's or limiter's name.
+	Name string
+	// From and To are the breaker states of a BreakerStateChanged event.
+	From, To messages.BreakerState
+	// At is when it happened.
+	At time.Time
+}
+
+// eventHub fans events out to subscribers. Publishing never blocks: an event that does
+// not fit a subscriber's buffer is dropped and counted.
+type eventHub struct {
+	subs atomic.Pointer[[]*subscriber]
+	mu   sync.Mutex // serialises changes to subs
+}
+
+type subscriber struct {
+	mu     sync.Mutex // guards ch against a send after close
+	ch     chan Event
+	closed bool
+}
+
+// Subscribe returns a channel that receives breaker state changes and limiter
+// saturation changes, and a cancel function that stops the subscription and closes the
+// channel. Events are delivered asynchronously: the engine never waits for a subscriber,
+// and an event that does not fit the buffer (buffer < 1 means 1) is dropped and counted
+// in Metrics().DroppedEvents. The channel is closed at Shutdown as well.
+func (e *Engine) Subscribe(buffer int) (events <-chan Event, cancel func()) {
+	s := &subscriber{ch: make(chan Event, max(buffer, 1))}
+	h := &e.events
+	h.mu.Lock()
+	if e.closed.Load() && isClosed(e.done) {
+		h.mu.Unlock()
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	var next []*subscriber
+	if cur := h.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	h.subs.Store(&next)
+	h.mu.Unlock()
+	return s.ch, func() { h.remove(s) }
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (h *eventHub) remove(s *subscriber) {
+	h.mu.Lock()
+	if cur := h.subs.Load(); cur != nil {
+		next := make([]*subscriber, 0, len(*cur))
+		for _, x := range *cur {
+			if x != s {
+				next = append(next, x)
+			}
+		}
+		h.subs.Store(&next)
+	}
+	h.mu.Unlock()
+	s.close()
+}
+
+func (s *subscriber) close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+	s.mu.Unlock()
+}
+
+func (h *eventHub) closeAll() {
+	h.mu.Lock()
+	cur := h.subs.Load()
+	h.subs.Store(nil)
+	h.mu.Unlock()
+	if cur != nil {
+		for _, s := range *cur {
+			s.close()
+		}
+	}
+}
+
+func (e *Engine) publish(ev Event) {
+	cur := e.events.subs.Load()
+	if cur == nil {
+		return
+	}
+	for _, s := range *cur {
+		s.mu.Lock()
+		if !s.closed {
+			select {
+			case s.ch <- ev:
+			default:
+				e.eventsDropped.Add(1)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// breakerChanged is the breakers' StateChanged hook; it runs in the breaker actor.
+func (e *Engine) breakerChanged(m messages.StateChanged) {
+	if m.To == messages.Open {
+		e.trips.Add(1)
+	}
+	e.publish(Event{Kind: BreakerStateChanged, Name: m.Name, From: m.From, To: m.To, At: m.At})
+}
+
+// limiterSaturated is the limiters' Saturated hook; it runs in the limiter actor.
+func (e *Engine) limiterSaturated(m messages.Saturated) {
+	kind := LimiterRecovered
+	if m.Saturated {
+		kind = LimiterSaturated
+	}
+	e.publish(Event{Kind: kind, Name: m.Name, At: m.At})
+}

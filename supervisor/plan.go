@@ -1,0 +1,108 @@
+package supervisor
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/bulwark-go/bulwark/actors"
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+type stageKind uint8
+
+const (
+	stageRetry stageKind = iota + 1
+	stageBreaker
+	stageLimiter
+	stageTimeout
+)
+
+// stage is one policy of a compiled pipeline. Stages run outermost first.
+type stage struct {
+	kind     stageKind
+	attempts int
+	backoff  policy.Backoff
+	timeout  time.Duration
+	breaker  policy.CircuitBreakerPolicy
+	limiter  policy.RateLimitPolicy
+
+	// The resolved actor of a named breaker or limiter, cached across calls.
+	breakerLink atomic.Pointer[actors.BreakerLink]
+	limiterLink atomic.Pointer[actors.LimiterLink]
+	checked     atomic.Bool // the configuration mismatch warning was considered
+}
+
+// plan is what a policy value compiles into: its validation result and its stages.
+type plan struct {
+	key    unsafe.Pointer
+	policy policy.Policy // keeps the boxed value, and so key, alive while cached
+	stages []stage
+	err    error
+}
+
+// planCache maps the identity of a boxed policy (the data word of the interface value)
+// to its plan. It is direct-mapped and lock-free: a lookup is one atomic load and a
+// pointer compare; a collision replaces the older plan. A plan holds its policy value,
+// so the address it is keyed by cannot be reused while it is cached.
+type planCache struct {
+	slots [planSlots]atomic.Pointer[plan]
+}
+
+const planSlots = 1024
+
+func dataPointer(p policy.Policy) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
+}
+
+func (pc *planCache) get(p policy.Policy) *plan {
+	key := dataPointer(p)
+	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14)%planSlots]
+	if pl := slot.Load(); pl != nil && pl.key == key {
+		return pl
+	}
+	pl := compile(p)
+	pl.key = key
+	slot.Store(pl)
+	return pl
+}
+
+// compile validates p and flattens it into stages: Combine nests first-outermost, so
+// Combine(a, Combine(b, c), d) runs as a(b(c(d(fn)))) — exactly the flat list a, b, c, d.
+func compile(p policy.Policy) *plan {
+	pl := &plan{policy: p}
+	if err := p.Validate(); err != nil {
+		pl.err = err
+		return pl
+	}
+	n := 0
+	walk(p, func(policy.Policy) { n++ })
+	pl.stages = make([]stage, 0, n)
+	walk(p, func(q policy.Policy) {
+		switch q := q.(type) {
+		case policy.RetryPolicy:
+			pl.stages = append(pl.stages, stage{kind: stageRetry, attempts: q.MaxAttempts, backoff: q.Backoff})
+		case policy.CircuitBreakerPolicy:
+			pl.stages = append(pl.stages, stage{kind: stageBreaker, breaker: q})
+		case policy.RateLimitPolicy:
+			pl.stages = append(pl.stages, stage{kind: stageLimiter, limiter: q})
+		case policy.TimeoutPolicy:
+			pl.stages = append(pl.stages, stage{kind: stageTimeout, timeout: q.Duration})
+		}
+	})
+	return pl
+}
+
+// walk calls f on every non-combined policy in p, in order. p is valid, so its depth is
+// bounded.
+func walk(p policy.Policy, f func(policy.Policy)) {
+	if c, ok := p.(policy.CombinedPolicy); ok {
+		for _, q := range c.Policies {
+			walk(q, f)
+		}
+		return
+	}
+	if _, ok := p.(policy.NonePolicy); !ok {
+		f(p)
+	}
+}

@@ -1,0 +1,219 @@
+package supervisor
+
+import (
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/bulwark-go/bulwark/actors"
+	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+)
+
+// registry is the supervisor actor's own state: how many incarnations each name had,
+// so a name recreated after passivation gets a fresh actor id. It lives in the Engine,
+// outside the actor struct, so a restart of the supervisor keeps it; only the supervisor
+// actor touches it.
+type registry struct {
+	incarnation map[string]int
+}
+
+func (r *registry) init() {
+	r.incarnation = map[string]int{}
+}
+
+// Requests to the supervisor actor, from the engine's own callers. Pure data.
+type (
+	// ensureBreaker asks for the breaker name to exist, configured by policy if new.
+	ensureBreaker struct {
+		ticket uint64
+		name   string
+		policy policy.CircuitBreakerPolicy
+		// register makes the name explicit: reconfigure when it exists, and never passivate.
+		register bool
+	}
+	ensureLimiter struct {
+		ticket   uint64
+		name     string
+		policy   policy.RateLimitPolicy
+		register bool
+	}
+	idleScan struct{}
+)
+
+// supervisorActor owns the registry of named actors: it spawns a breaker or limiter
+// on first use, publishes the name → link maps that callers read without asking,
+// restarts a child that panics (its state lives in its link and is kept), reconfigures
+// registered names, and passivates idle unregistered ones.
+type supervisorActor struct {
+	e      *Engine
+	timers *scheduler.TimerScheduler
+}
+
+func (s *supervisorActor) Receive(c actor.Context) {
+	e := s.e
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		s.timers = scheduler.NewTimerScheduler(c)
+		s.armScan(c)
+	case *actor.Restarting:
+		e.log.Warn("supervisor actor restarted after a panic; registry kept")
+	case *actor.Stopped:
+		close(e.supDone)
+	case *ensureBreaker:
+		s.ensureBreaker(c, m)
+	case *ensureLimiter:
+		s.ensureLimiter(c, m)
+	case *idleScan:
+		s.scan(c)
+		s.armScan(c)
+	case *actor.Terminated:
+		s.forget(m.Who)
+	case *messages.GetStats:
+		st := e.engineStats()
+		c.Respond(&st)
+	case *fault.Panic:
+		panic(m.Reason)
+	case *actor.Stopping, *actor.ReceiveTimeout:
+	case *messages.Acked, *messages.Rejected:
+		// answers to Passivate: the child stops itself; Terminated cleans up.
+	default:
+		e.log.Warn("supervisor: unknown message", zap.String("type", typeName(m)))
+	}
+}
+
+func (s *supervisorActor) armScan(c actor.Context) {
+	if d := s.e.cfg.idleTimeout; d > 0 {
+		s.timers.SendOnce(max(d/2, time.Millisecond), c.Self(), &idleScan{})
+	}
+}
+
+func (s *supervisorActor) hooks() actors.Hooks {
+	e := s.e
+	return actors.Hooks{
+		Logger:       e.log,
+		StateChanged: e.breakerChanged,
+		Saturated:    e.limiterSaturated,
+		Restarted: func(string) {
+			e.restarts.Add(1)
+		},
+	}
+}
+
+func (s *supervisorActor) childName(kind, name string) string {
+	key := kind + ":" + name
+	s.e.reg.incarnation[key]++
+	return kind + "/" + name + "/" + strconv.Itoa(s.e.reg.incarnation[key])
+}
+
+func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
+	e := s.e
+	cur := *e.breakers.Load()
+	if l, ok := cur[m.name]; ok && !l.View().Retired {
+		if m.register {
+			l.SetRegistered()
+			p := m.policy
+			// The child acknowledges to the waiting caller directly.
+			c.RequestWithCustomSender(l.PID(), &messages.Reconfigure{Ticket: m.ticket, Breaker: &p}, e.inbox.pid)
+			return
+		}
+		c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
+		return
+	}
+	l := actors.NewBreakerLink(m.name, m.policy, time.Now(), s.hooks())
+	props := actor.PropsFromProducer(l.Producer(), actor.WithDispatcher(e.pool), actor.WithMailbox(l.Mailbox()))
+	pid, err := c.SpawnNamed(props, s.childName("breaker", m.name))
+	if err != nil {
+		e.log.Error("supervisor: cannot spawn breaker", zap.String("breaker", m.name), zap.Error(err))
+		c.Send(e.inbox.pid, &messages.Rejected{Ticket: m.ticket, Reason: messages.Crashed})
+		return
+	}
+	l.SetPID(pid)
+	c.Watch(pid)
+	next := maps.Clone(cur)
+	next[m.name] = l
+	e.breakers.Store(&next)
+	if m.register {
+		l.SetRegistered()
+	}
+	if ce := e.log.Check(zap.DebugLevel, "breaker created"); ce != nil {
+		ce.Write(zap.String("breaker", m.name), zap.Stringer("policy", m.policy), zap.Bool("registered", m.register))
+	}
+	c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
+}
+
+func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
+	e := s.e
+	cur := *e.limiters.Load()
+	if l, ok := cur[m.name]; ok && !l.View().Retired {
+		if m.register {
+			l.SetRegistered()
+			p := m.policy
+			c.RequestWithCustomSender(l.PID(), &messages.Reconfigure{Ticket: m.ticket, Limiter: &p}, e.inbox.pid)
+			return
+		}
+		c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
+		return
+	}
+	l := actors.NewLimiterLink(m.name, m.policy, time.Now(), s.hooks())
+	props := actor.PropsFromProducer(l.Producer(), actor.WithDispatcher(e.pool), actor.WithMailbox(l.Mailbox()))
+	pid, err := c.SpawnNamed(props, s.childName("limiter", m.name))
+	if err != nil {
+		e.log.Error("supervisor: cannot spawn limiter", zap.String("limiter", m.name), zap.Error(err))
+		c.Send(e.inbox.pid, &messages.Rejected{Ticket: m.ticket, Reason: messages.Crashed})
+		return
+	}
+	l.SetPID(pid)
+	c.Watch(pid)
+	next := maps.Clone(cur)
+	next[m.name] = l
+	e.limiters.Store(&next)
+	if m.register {
+		l.SetRegistered()
+	}
+	if ce := e.log.Check(zap.DebugLevel, "limiter created"); ce != nil {
+		ce.Write(zap.String("limiter", m.name), zap.Stringer("policy", m.policy), zap.Bool("registered", m.register))
+	}
+	c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
+}
+
+// scan asks every idle, unregistered actor to passivate.
+func (s *supervisorActor) scan(c actor.Context) {
+	e := s.e
+	cutoff := time.Now().Add(-e.cfg.idleTimeout)
+	for _, l := range *e.breakers.Load() {
+		if !l.Registered() && l.IdleSince().Before(cutoff) {
+			c.Request(l.PID(), &messages.Passivate{})
+		}
+	}
+	for _, l := range *e.limiters.Load() {
+		if !l.Registered() && l.IdleSince().Before(cutoff) {
+			c.Request(l.PID(), &messages.Passivate{})
+		}
+	}
+}
+
+// forget drops a stopped child from the published maps.
+func (s *supervisorActor) forget(who *actor.PID) {
+	e := s.e
+	for name, l := range *e.breakers.Load() {
+		if l.PID().Equal(who) {
+			next := maps.Clone(*e.breakers.Load())
+			delete(next, name)
+			e.breakers.Store(&next)
+			return
+		}
+	}
+	for name, l := range *e.limiters.Load() {
+		if l.PID().Equal(who) {
+			next := maps.Clone(*e.limiters.Load())
+			delete(next, name)
+			e.limiters.Store(&next)
+			return
+		}
+	}
+}

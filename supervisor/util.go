@@ -1,0 +1,10 @@
+package supervisor
+
+import "reflect"
+
+func typeName(m any) string {
+	if m == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(m).String()
+}

@@ -23,6 +23,9 @@ type inbox struct {
 	e       *Engine
 	waiters sync.Map // ticket → *waiter
 	pid     *actor.PID
+	// free recycles waiters. It belongs to the engine, not the package, so an engine
+	// inside a testing/synctest bubble never shares a channel with one outside it.
+	free sync.Pool
 }
 
 const (
@@ -41,7 +44,6 @@ type waiter struct {
 	undo   bool       // a limiter Acquire: undo a Granted token with Refund
 }
 
-var waiterPool = sync.Pool{New: func() any { return &waiter{reply: make(chan any, 1)} }}
 
 func (in *inbox) SendUserMessage(_ *actor.PID, message any) {
 	if env, ok := message.(*actor.MessageEnvelope); ok {
@@ -116,7 +118,10 @@ func (e errNoAnswer) Error() string {
 // a limiter Acquire (limiter true) that is abandoned, a Cancel is sent so the queue
 // forgets the caller.
 func (in *inbox) ask(ctx context.Context, pid *actor.PID, stopped <-chan struct{}, build func(ticket uint64) any, probe, limiter bool) (any, error) {
-	w := waiterPool.Get().(*waiter)
+	w, _ := in.free.Get().(*waiter)
+	if w == nil {
+		w = &waiter{reply: make(chan any, 1)}
+	}
 	w.ticket = in.e.tickets.Add(1)
 	w.state.Store(waiting)
 	w.target, w.probe, w.undo = pid, probe, limiter
@@ -126,7 +131,7 @@ func (in *inbox) ask(ctx context.Context, pid *actor.PID, stopped <-chan struct{
 	var why errNoAnswer
 	select {
 	case m := <-w.reply:
-		waiterPool.Put(w)
+		in.free.Put(w)
 		return m, nil
 	case <-ctx.Done():
 		why = answerCancelled
@@ -155,7 +160,7 @@ func (in *inbox) askFor(d time.Duration, pid *actor.PID, stopped <-chan struct{}
 func (in *inbox) abandon(w *waiter, why errNoAnswer) (any, error) {
 	if !w.state.CompareAndSwap(waiting, abandoned) {
 		m := <-w.reply
-		waiterPool.Put(w)
+		in.free.Put(w)
 		return m, nil
 	}
 	if w.undo && why == answerCancelled {

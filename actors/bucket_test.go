@@ -1,0 +1,165 @@
+package actors
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+func TestBucketStartsFullAndRefills(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(3), t0)
+	for i := range 3 {
+		if ok, _, _ := b.Acquire(t0, Waiter{Ticket: uint64(i + 1)}, 0); !ok {
+			t.Fatalf("token %d of the burst refused", i+1)
+		}
+	}
+	ok, queued, after := b.Acquire(t0, Waiter{Ticket: 4}, 0)
+	if ok || queued || after != 100*time.Millisecond {
+		t.Fatalf("empty bucket: ok %v queued %v after %v, want refused with 100ms", ok, queued, after)
+	}
+	if ok, _, _ := b.Acquire(t0.Add(100*time.Millisecond), Waiter{Ticket: 5}, 0); !ok {
+		t.Fatal("no token 100ms later at 10/s")
+	}
+	// Refill is capped at Burst.
+	b.Due(t0.Add(time.Hour), 0, nil, nil)
+	if got := b.Tokens(); got != 3 {
+		t.Fatalf("tokens after an hour = %v, want burst 3", got)
+	}
+}
+
+func TestBucketReleaseKeepsPoolWithinBurst(t *testing.T) {
+	b := NewBucket(policy.RateLimit(100).WithBurst(10), t0)
+	if n := b.Release(t0, 0); n != 10 {
+		t.Fatalf("released %d, want 10", n)
+	}
+	// 10 still outstanding in the pool: a second later the bucket may only fill to 0.
+	if n := b.Release(t0.Add(time.Second), 10); n != 0 {
+		t.Fatalf("released %d with a full pool outstanding, want 0", n)
+	}
+	// 4 taken from the pool: 4 may come back.
+	if n := b.Release(t0.Add(2*time.Second), 6); n != 4 {
+		t.Fatalf("released %d, want 4", n)
+	}
+	if g, r, _ := b.Counters(); g != 0 || r != 14 {
+		t.Fatalf("counters granted %d released %d, want 0 and 14", g, r)
+	}
+}
+
+func TestBucketWaitQueueIsFIFOWithCriticalFirst(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(1).WithMaxWait(time.Second), t0)
+	b.Acquire(t0, Waiter{Ticket: 100}, 0) // takes the only token
+	for _, w := range []Waiter{{Ticket: 1}, {Ticket: 2}, {Ticket: 3, Critical: true}, {Ticket: 4}, {Ticket: 5, Critical: true}} {
+		if ok, queued, _ := b.Acquire(t0, w, 0); ok || !queued {
+			t.Fatalf("waiter %d: ok %v queued %v, want queued", w.Ticket, ok, queued)
+		}
+	}
+	var granted []uint64
+	for i := 1; i <= 5; i++ {
+		granted, _ = b.Due(t0.Add(time.Duration(i)*100*time.Millisecond), 0, granted, nil)
+	}
+	if want := []uint64{3, 5, 1, 2, 4}; !slices.Equal(granted, want) {
+		t.Fatalf("grant order %v, want %v", granted, want)
+	}
+}
+
+func TestBucketRefusesWaitsPastMaxWaitOrDeadline(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(1).WithMaxWait(250*time.Millisecond), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0)
+	if _, queued, _ := b.Acquire(t0, Waiter{Ticket: 2}, 0); !queued {
+		t.Fatal("a 100ms wait was refused")
+	}
+	if _, queued, _ := b.Acquire(t0, Waiter{Ticket: 3}, 0); !queued {
+		t.Fatal("a 200ms wait was refused")
+	}
+	if _, queued, after := b.Acquire(t0, Waiter{Ticket: 4}, 0); queued || after != 300*time.Millisecond {
+		t.Fatalf("a 300ms wait: queued %v after %v, want refused with 300ms", queued, after)
+	}
+	if _, queued, _ := b.Acquire(t0, Waiter{Ticket: 5, Critical: true, Deadline: t0.Add(50 * time.Millisecond)}, 0); queued {
+		t.Fatal("a wait past the caller's deadline was queued")
+	}
+}
+
+func TestBucketCancelAndRefund(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(1).WithMaxWait(time.Second), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0)
+	b.Acquire(t0, Waiter{Ticket: 2}, 0)
+	b.Acquire(t0, Waiter{Ticket: 3}, 0)
+	if !b.Cancel(2) || b.Cancel(2) {
+		t.Fatal("Cancel did not remove the waiter exactly once")
+	}
+	granted, _ := b.Due(t0.Add(100*time.Millisecond), 0, nil, nil)
+	if !slices.Equal(granted, []uint64{3}) {
+		t.Fatalf("granted %v, want [3]", granted)
+	}
+	// Ticket 3's caller gave up: its token comes back for the next caller.
+	b.Refund(t0.Add(100*time.Millisecond), 0)
+	if ok, _, _ := b.Acquire(t0.Add(100*time.Millisecond), Waiter{Ticket: 4}, 0); !ok {
+		t.Fatal("refunded token not available")
+	}
+}
+
+func TestBucketExpiresWaitersPastDeadline(t *testing.T) {
+	b := NewBucket(policy.RateLimit(1).WithBurst(1).WithMaxWait(10*time.Second), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0)
+	b.Acquire(t0, Waiter{Ticket: 2, Critical: true, Deadline: t0.Add(5 * time.Second)}, 0)
+	b.Acquire(t0, Waiter{Ticket: 3}, 0)
+	// Ticket 2 was queued with a 1s wait; a critical newcomer cannot push it past its
+	// deadline unnoticed: when the deadline passes without a token it is dropped.
+	_, expired := b.Due(t0.Add(500*time.Millisecond), 0, nil, nil)
+	if len(expired) != 0 {
+		t.Fatalf("expired %v before any deadline", expired)
+	}
+	b2 := NewBucket(policy.RateLimit(0.1).WithBurst(1).WithMaxWait(20*time.Second), t0)
+	b2.Acquire(t0, Waiter{Ticket: 1}, 0)
+	b2.Acquire(t0, Waiter{Ticket: 2, Deadline: t0.Add(15 * time.Second)}, 0) // due at 10s
+	b2.Acquire(t0, Waiter{Ticket: 3, Critical: true, Deadline: t0.Add(12 * time.Second)}, 0)
+	granted, expired := b2.Due(t0.Add(10*time.Second), 0, nil, nil)
+	if !slices.Equal(granted, []uint64{3}) || len(expired) != 0 {
+		t.Fatalf("at 10s granted %v expired %v, want [3] and none", granted, expired)
+	}
+	granted, expired = b2.Due(t0.Add(15*time.Second), 0, nil, nil)
+	if len(granted) != 0 || !slices.Equal(expired, []uint64{2}) {
+		t.Fatalf("at 15s granted %v expired %v, want none and [2]", granted, expired)
+	}
+}
+
+// TestBucketNeverOverAdmits drives a bucket and its lock-free pool with random
+// arrivals and checks that, over every window, admissions ≤ Burst + rate·w.
+func TestBucketNeverOverAdmits(t *testing.T) {
+	const rate, burst = 50.0, 5
+	b := NewBucket(policy.RateLimit(rate).WithBurst(burst), t0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pool int64
+	var admitted []time.Time
+	now := t0
+	for range 20000 {
+		now = now.Add(time.Duration(rng.ExpFloat64() * float64(5*time.Millisecond)))
+		switch {
+		case pool > 0:
+			pool--
+			admitted = append(admitted, now)
+		default:
+			if ok, _, _ := b.Acquire(now, Waiter{Ticket: 1}, pool); ok {
+				admitted = append(admitted, now)
+			}
+			pool += b.Release(now, pool)
+		}
+	}
+	for i := range admitted {
+		for j := i; j < len(admitted); j++ {
+			w := admitted[j].Sub(admitted[i]).Seconds()
+			if w > 2 {
+				break
+			}
+			if n := float64(j - i + 1); n > burst+rate*w+1e-9 {
+				t.Fatalf("%v admissions in a window of %vs, more than burst+rate·w = %v", n, w, burst+rate*w)
+			}
+		}
+	}
+	if len(admitted) < 1000 {
+		t.Fatalf("only %d admissions: the limiter is starving callers", len(admitted))
+	}
+}

@@ -1,0 +1,80 @@
+// Package supervisor is bulwark's application layer: the Engine, which runs operations
+// under resilience policies (package policy) and supervises the actors that hold the
+// state of every named circuit breaker and rate limiter (package actors).
+//
+// # Quick use
+//
+//	e, err := supervisor.New(supervisor.WithLogger(logger))
+//	defer e.Shutdown(ctx)
+//	p := policy.Policy(policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, 30*time.Second).Named("payments"), policy.Timeout(10*time.Second)))
+//	v, err := supervisor.ExecuteWithPolicy(ctx, e, p, callPayments)
+//
+// # Composition order
+//
+// Combine nests its policies in the order listed, the first outermost:
+//
+//	Combine(Retry(3), CircuitBreaker(5, 30s), RateLimit(100), Timeout(10s))
+//
+//	retry ─► breaker ─► limiter ─► timeout ─► fn
+//	  │        │          │           └ each attempt ends after 10s (fn's ctx cancelled)
+//	  │        │          └ each attempt takes a token
+//	  │        └ each attempt asks the breaker, and its outcome counts
+//	  └ up to 3 attempts, waiting max(backoff, RetryAfter) between them
+//
+// So a retry outside a breaker feeds the breaker one outcome per attempt, a rate limit
+// inside a retry is checked per attempt, and Combine(Timeout(1s), Retry(3)) bounds all
+// attempts together. Nested Combines flatten without changing the meaning. The
+// recommended order is retry, breaker, rate limit, timeout.
+//
+// # Message flow
+//
+// The engine is one supervisor actor, one actor per named breaker or limiter (its
+// children), and the caller's own goroutine, which does most of the work:
+//
+//	caller goroutine                          breaker actor "payments"
+//	────────────────                          ─────────────────────────
+//	view := link.View()        ◄── publishes ─ immutable view (atomic pointer)
+//	view.Pass? run fn
+//	  success: link.Succeeded()  (an atomic add; the actor drains it later)
+//	  failure: Report{ticket} ───────────────► Circuit.Record → may trip → new view
+//	           wait for Acked  ◄──── Acked ─── (so the next call sees the new state)
+//	not Pass (open):    ErrCircuitOpen from the view, no message
+//	not Pass (half-open): Acquire{ticket} ───► a probe slot, or Rejected
+//
+// Rate limiters work the same way: the limiter actor hands whole tokens out in advance
+// to a pool that callers take from with one atomic operation; a caller that finds the
+// pool empty is refused from the view (reject mode) or asks the actor, which grants,
+// refuses, or queues it (wait mode, FIFO with critical operations first) and wakes it on
+// its own timer.
+//
+// Answers reach waiting callers through the engine's inbox: a protoactor process, not
+// a future, that routes each answer by its ticket to the caller's channel. A caller
+// whose context ends stops waiting at once; if the actor then grants it a token or a
+// probe slot, the inbox gives it back.
+//
+// The supervisor actor owns the registry: it spawns a breaker or limiter the first time
+// a name is used, publishes the name → actor map that callers read without asking,
+// reconfigures registered names, passivates idle ones (WithIdleTimeout), and restarts a
+// child that panics. A child's state lives outside the actor struct, so a restart keeps
+// it; the request that was being handled when it panicked is answered with an error
+// matching policy.ErrOverloaded, and callers waiting on an actor that stops are released.
+//
+// Actor clients send messages.Execute to Engine.PID; the operation runs on a goroutine
+// of its own through the same pipeline, and the sender receives a *messages.Result.
+//
+// # Naming
+//
+// A breaker's or limiter's name is its policy's Name, else the operation's ID (Execute),
+// else "default". Breakers and limiters have separate namespaces. The first policy that
+// uses an unregistered name configures its actor; RegisterCircuitBreaker and
+// RegisterRateLimiter configure a name explicitly, win over policies, and reconfigure
+// live actors in place.
+//
+// # Costs
+//
+// The success path of none, retry and a closed breaker allocates nothing and never
+// waits for an actor. Convert a policy value to the policy.Policy interface once and
+// reuse it: the engine caches each compiled policy by the identity of the boxed value
+// (a fresh conversion allocates, and compiles again). Do not mutate the slice of a
+// CombinedPolicy after using it. A Timeout stage costs a goroutine and a timer per call.
+package supervisor

@@ -65,7 +65,7 @@ func TestCircuitHalfOpenLifecycle(t *testing.T) {
 	if _, after, ok := c.Acquire(t0.Add(4 * time.Second)); ok || after != 6*time.Second {
 		t.Fatalf("open Acquire = ok %v after %v, want refused with 6s", ok, after)
 	}
-	if !c.Advance(t0.Add(10 * time.Second)) || c.State() != messages.HalfOpen {
+	if !c.Advance(t0.Add(10*time.Second)) || c.State() != messages.HalfOpen {
 		t.Fatal("not half-open at the recovery timeout")
 	}
 	now := t0.Add(10 * time.Second)

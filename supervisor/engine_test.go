@@ -22,9 +22,11 @@ func failing(context.Context) (int, error) { return 0, errTemporary }
 // mockOperation is the guide's mock: it fails twice, then succeeds.
 type mockOperation struct{ calls atomic.Int32 }
 
-func (m *mockOperation) Policy() policy.Policy { return policy.Retry(3).WithBackoff(policy.FixedBackoff{}) }
-func (m *mockOperation) ID() string            { return "mock" }
-func (m *mockOperation) Critical() bool        { return false }
+func (m *mockOperation) Policy() policy.Policy {
+	return policy.Retry(3).WithBackoff(policy.FixedBackoff{})
+}
+func (m *mockOperation) ID() string     { return "mock" }
+func (m *mockOperation) Critical() bool { return false }
 func (m *mockOperation) Execute(context.Context) (string, error) {
 	if m.calls.Add(1) < 3 {
 		return "", errTemporary
@@ -288,9 +290,9 @@ type funcOp struct {
 	fn       func(context.Context) (int, error)
 }
 
-func (o *funcOp) Policy() policy.Policy                     { return o.policy }
-func (o *funcOp) ID() string                                { return o.id }
-func (o *funcOp) Critical() bool                            { return o.critical }
+func (o *funcOp) Policy() policy.Policy                    { return o.policy }
+func (o *funcOp) ID() string                               { return o.id }
+func (o *funcOp) Critical() bool                           { return o.critical }
 func (o *funcOp) Execute(ctx context.Context) (int, error) { return o.fn(ctx) }
 
 func TestRegisteredBreakerWinsAndReconfiguresLive(t *testing.T) {

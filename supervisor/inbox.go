@@ -44,7 +44,6 @@ type waiter struct {
 	undo   bool       // a limiter Acquire: undo a Granted token with Refund
 }
 
-
 func (in *inbox) SendUserMessage(_ *actor.PID, message any) {
 	if env, ok := message.(*actor.MessageEnvelope); ok {
 		message = env.Message

@@ -131,6 +131,7 @@ func (b *Breaker) Receive(c actor.Context) {
 	case *actor.Restarting:
 		l.pending.answerCrash(c)
 		l.restarts.Add(1)
+		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
 		b.stopTimer()
 		return
 	case *actor.Stopping:

@@ -157,6 +157,7 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *actor.Restarting:
 		l.pending.answerCrash(c)
 		l.restarts.Add(1)
+		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
 		a.stopTimer()
 		return
 	case *actor.Stopping:

@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// MaxDepth is how deeply CombinedPolicy values may nest: Combine(Combine(Retry(3))) nests 2
+// deep. Validate, String, MarshalJSON and ParseJSON stop there, so a CombinedPolicy that
+// contains itself (possible in Go through slice aliasing) is an invalid value, never a
+// stack overflow.
+const MaxDepth = 32
+
+// CombinedPolicy applies its Policies nested in the order listed, the first outermost:
+// Combine(Retry(3), Timeout(time.Second)) gives each of the 3 attempts its own timeout,
+// while Combine(Timeout(time.Second), Retry(3)) bounds all attempts together. Policies has
+// no default: an empty list, a nil element or nesting deeper than MaxDepth is invalid. The
+// value is immutable once built (Combine copies its arguments) and safe to share between
+// goroutines.
+type CombinedPolicy struct {
+	// Policies are applied outermost first; at least one, none nil.
+	Policies []Policy
+}
+
+// Combine returns a CombinedPolicy of ps, in order, the first outermost. It copies ps, so
+// later changes to the caller's slice do not reach the policy, and it never flattens a
+// nested CombinedPolicy.
+func Combine(ps ...Policy) CombinedPolicy {
+	return CombinedPolicy{Policies: slices.Clone(ps)}
+}
+
+// Validate checks that Policies is not empty, that every element is a valid policy of one
+// of the package's value types, and that nesting stays within MaxDepth. An error inside an
+// element names its place, such as "combine[1]: circuit_breaker: ...".
+func (c CombinedPolicy) Validate() error { return c.validate(0) }
+
+// validate checks c found inside depth enclosing CombinedPolicy values.
+func (c CombinedPolicy) validate(depth int) error {
+	level := depth + 1
+	if level > MaxDepth {
+		return invalidField("combine", "nesting depth", fmt.Sprintf("≤ %d", MaxDepth), level)
+	}
+	if len(c.Policies) == 0 {
+		return invalidField("combine", "Policies", "a non-empty list", "[]")
+	}
+	for i, p := range c.Policies {
+		if !isKind(p) {
+			return invalidField("combine", fmt.Sprintf("Policies[%d]", i), kindRule, fmt.Sprintf("%T", p))
+		}
+		if err := validateKind(p, level); err != nil {
+			return atIndex(err, i)
+		}
+	}
+	return nil
+}
+
+// kindRule is what a policy held in a CombinedPolicy or a Spec must be.
+const kindRule = "a value of one of the policy types"
+
+// isKind reports whether p is a value of one of the package's policy types. Nothing in the
+// package calls a method of any other Policy (nil, a pointer, a Spec, a foreign type that
+// embeds a Policy), so such a value cannot lead it into unbounded recursion.
+func isKind(p Policy) bool {
+	switch p.(type) {
+	case NonePolicy, RetryPolicy, CircuitBreakerPolicy, RateLimitPolicy, TimeoutPolicy, CombinedPolicy:
+		return true
+	}
+	return false
+}
+
+// validateKind validates p, a value for which isKind holds, found inside depth
+// CombinedPolicy values.
+func validateKind(p Policy, depth int) error {
+	if c, ok := p.(CombinedPolicy); ok {
+		return c.validate(depth)
+	}
+	return p.Validate()
+}
+
+// String returns "combine(a, b, ...)" with each element's String. Nesting past MaxDepth
+// prints as "...", and so does every CombinedPolicy printed after it, which keeps a
+// self-containing value's output short.
+func (c CombinedPolicy) String() string { return formatPolicy(c) }
+
+func (CombinedPolicy) isPolicy() {}
+
+// formatPolicy returns the String form of any policy, including nil and foreign types.
+func formatPolicy(p Policy) string {
+	var f formatter
+	f.write(p, 0)
+	return f.b.String()
+}
+
+// formatter writes policies with the depth guard shared by every String.
+type formatter struct {
+	b         strings.Builder
+	truncated bool // a CombinedPolicy went past MaxDepth: print the rest as "..."
+}
+
+// write appends p, found inside depth CombinedPolicy values.
+func (f *formatter) write(p Policy, depth int) {
+	switch p := p.(type) {
+	case nil:
+		f.b.WriteString("nil")
+	case CombinedPolicy:
+		if f.truncated || depth >= MaxDepth {
+			f.truncated = true
+			f.b.WriteString("...")
+			return
+		}
+		f.b.WriteString("combine(")
+		for i, q := range p.Policies {
+			if i > 0 {
+				f.b.WriteString(", ")
+			}
+			f.write(q, depth+1)
+		}
+		f.b.WriteByte(')')
+	case NonePolicy, RetryPolicy, CircuitBreakerPolicy, RateLimitPolicy, TimeoutPolicy:
+		f.b.WriteString(p.String())
+	default:
+		fmt.Fprintf(&f.b, "invalid(%T)", p)
+	}
+}

@@ -1,0 +1,211 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The sentinel errors, one per reason a resilient call can fail. Match them with errors.Is;
+// the engine returns them inside an *Error. See IsRetryable and IsServiceUnavailable for how
+// each is classified.
+var (
+	// ErrCircuitOpen means an open (or fully probed half-open) circuit breaker refused the call
+	// without running it. Not retryable; RetryAfter gives the time until half-open.
+	ErrCircuitOpen = errors.New("policy: circuit open")
+	// ErrRateLimited means no token was available (or none came within MaxWait). Retryable;
+	// RetryAfter gives the time until the next token.
+	ErrRateLimited = errors.New("policy: rate limited")
+	// ErrTimeout means a TimeoutPolicy's limit passed. Retryable. It also matches
+	// context.DeadlineExceeded, and has a Timeout method reporting true.
+	ErrTimeout error = &timeoutError{msg: "policy: timeout"}
+	// ErrRetryExhausted means every attempt of a RetryPolicy ran and failed; the error also
+	// matches the last attempt's error. Not retryable.
+	ErrRetryExhausted = errors.New("policy: retries exhausted")
+	// ErrCancelled means the caller's context ended; the error also matches ctx.Err(). Not
+	// retryable.
+	ErrCancelled = errors.New("policy: cancelled")
+	// ErrInvalidPolicy means a policy, backoff, JSON document or environment value is invalid;
+	// the error names the field and the value. Not retryable.
+	ErrInvalidPolicy = errors.New("policy: invalid policy")
+	// ErrPanic means the operation panicked; the panic was recovered. Not retryable.
+	ErrPanic = errors.New("policy: panic")
+	// ErrShutdown means the engine is shutting down or has shut down. Not retryable.
+	ErrShutdown = errors.New("policy: shut down")
+	// ErrOverloaded means the engine's queue was full and the call was refused at once.
+	// Retryable.
+	ErrOverloaded = errors.New("policy: overloaded")
+)
+
+// timeoutError is the type of ErrTimeout: a sentinel that also matches
+// context.DeadlineExceeded, so code written for contexts recognises a policy timeout.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string { return e.msg }
+
+// Is reports whether target is context.DeadlineExceeded.
+func (e *timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true, like net.Error and context.DeadlineExceeded.
+func (e *timeoutError) Timeout() bool { return true }
+
+// Error is a failed resilient call: which operation, how many attempts ran, why (Kind, one
+// of the sentinels, and Err, the cause), and when to try again. errors.Is matches both Kind
+// and Err, and errors.As reaches it through %w wrapping. A zero field is simply left out of
+// the message. An *Error is not modified after it is returned and is safe to share.
+type Error struct {
+	// Kind is the sentinel that says why, such as ErrRetryExhausted; may be nil.
+	Kind error
+	// Op is the operation's ID; "" prints as "operation".
+	Op string
+	// Attempts is how many attempts ran, the first included; 0 means none ran.
+	Attempts int
+	// After is how long to wait before trying again; 0 means no advice.
+	After time.Duration
+	// Err is the cause, such as the last attempt's error; may be nil.
+	Err error
+}
+
+// Error returns a message such as
+// `policy: operation "charge" failed after 3 attempts: retries exhausted: connection refused`
+// or `policy: operation failed before any attempt: circuit open (retry after 12s)`.
+func (e *Error) Error() string {
+	if e == nil {
+		return "policy: <nil>"
+	}
+	var b strings.Builder
+	b.WriteString("policy: operation ")
+	if e.Op != "" {
+		b.WriteString(strconv.Quote(e.Op))
+		b.WriteByte(' ')
+	}
+	switch {
+	case e.Attempts <= 0:
+		b.WriteString("failed before any attempt")
+	case e.Attempts == 1:
+		b.WriteString("failed after 1 attempt")
+	default:
+		b.WriteString("failed after " + strconv.Itoa(e.Attempts) + " attempts")
+	}
+	if e.Kind != nil {
+		b.WriteString(": " + strings.TrimPrefix(e.Kind.Error(), "policy: "))
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	if e.After > 0 {
+		b.WriteString(" (retry after " + e.After.String() + ")")
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind and Err, leaving out whichever is nil, so errors.Is and errors.As see
+// both.
+func (e *Error) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
+	switch {
+	case e.Kind == nil && e.Err == nil:
+		return nil
+	case e.Kind == nil:
+		return []error{e.Err}
+	case e.Err == nil:
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// errPermanent is what a Permanent error matches; IsPermanent looks for it.
+var errPermanent = errors.New("policy: permanent")
+
+// permanentError marks its cause as the request's own fault.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string        { return e.err.Error() }
+func (e *permanentError) Unwrap() error        { return e.err }
+func (e *permanentError) Is(target error) bool { return target == errPermanent }
+
+// Permanent marks err as the request's own fault (bad input, not found, forbidden): the
+// retry policy never retries it and a circuit breaker does not count it as a failure. The
+// result has err's message and matches err with errors.Is; the mark survives %w wrapping.
+// Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked by Permanent.
+func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
+
+// notRetryable are the kinds a retry must stop at; they win over retryable kinds when an
+// error matches several.
+var notRetryable = [...]error{
+	ErrRetryExhausted, ErrCircuitOpen, ErrCancelled, ErrInvalidPolicy, ErrPanic, ErrShutdown, errPermanent,
+}
+
+// serviceUnavailable are the kinds that say the dependency or the engine refused the call.
+var serviceUnavailable = [...]error{ErrCircuitOpen, ErrRateLimited, ErrOverloaded, ErrShutdown}
+
+// IsRetryable reports whether a retry policy retries err: timeouts, rate-limited,
+// overloaded and any error not listed here are retryable; retries exhausted, circuit open,
+// cancelled, invalid policy, panic, shutdown and Permanent errors are not, and win when err
+// matches several. It looks through %w wrapping. A nil error is not retryable.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, kind := range notRetryable {
+		if errors.Is(err, kind) {
+			return false
+		}
+	}
+	return true
+}
+
+// IsServiceUnavailable reports whether err says the call was refused rather than failed:
+// circuit open, rate limited, overloaded or shut down. It looks through %w wrapping.
+func IsServiceUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, kind := range serviceUnavailable {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// RetryAfter returns how long to wait before trying again, when err says so: the first
+// *Error with After > 0, or the first error with a method RetryAfter() time.Duration
+// returning > 0, found depth-first through %w wrapping (both Unwrap forms).
+func RetryAfter(err error) (time.Duration, bool) {
+	switch e := err.(type) {
+	case nil:
+		return 0, false
+	case *Error:
+		if e != nil && e.After > 0 {
+			return e.After, true
+		}
+	case interface{ RetryAfter() time.Duration }:
+		if d := e.RetryAfter(); d > 0 {
+			return d, true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return RetryAfter(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, inner := range u.Unwrap() {
+			if d, ok := RetryAfter(inner); ok {
+				return d, true
+			}
+		}
+	}
+	return 0, false
+}

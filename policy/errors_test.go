@@ -1,0 +1,214 @@
+package policy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+var errDown = errors.New("connection refused")
+
+func TestClassification(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		retryable   bool
+		unavailable bool
+	}{
+		{"nil", nil, false, false},
+		{"any other error", errDown, true, false},
+		{"timeout", policy.ErrTimeout, true, false},
+		{"rate limited", policy.ErrRateLimited, true, true},
+		{"overloaded", policy.ErrOverloaded, true, true},
+		{"circuit open", policy.ErrCircuitOpen, false, true},
+		{"shutdown", policy.ErrShutdown, false, true},
+		{"retry exhausted", policy.ErrRetryExhausted, false, false},
+		{"cancelled", policy.ErrCancelled, false, false},
+		{"invalid policy", policy.ErrInvalidPolicy, false, false},
+		{"panic", policy.ErrPanic, false, false},
+		{"permanent", policy.Permanent(errDown), false, false},
+		{"a plain context deadline is not a policy kind", context.DeadlineExceeded, true, false},
+		{"*Error of a timeout", &policy.Error{Kind: policy.ErrTimeout, Err: context.DeadlineExceeded}, true, false},
+		{"*Error of an open circuit", &policy.Error{Kind: policy.ErrCircuitOpen, After: time.Second}, false, true},
+		{"exhausted wins over the retryable last error", &policy.Error{Kind: policy.ErrRetryExhausted, Err: policy.ErrTimeout}, false, false},
+		{"cancelled wins over timeout", errors.Join(policy.ErrTimeout, policy.ErrCancelled), false, false},
+		{"permanent wins over rate limited", policy.Permanent(policy.ErrRateLimited), false, true},
+		{"the caller's deadline", &policy.Error{Kind: policy.ErrCancelled, Err: context.DeadlineExceeded}, false, false},
+		{"an invalid policy error from Validate", policy.Retry(0).Validate(), false, false},
+	}
+	wrappers := []struct {
+		name string
+		wrap func(error) error
+	}{
+		{"bare", func(err error) error { return err }},
+		{"wrapped with %w", func(err error) error { return fmt.Errorf("charge card: %w", err) }},
+		{"wrapped twice", func(err error) error { return fmt.Errorf("checkout: %w", fmt.Errorf("charge: %w", err)) }},
+		{"joined", func(err error) error { return errors.Join(errors.New("context"), err) }},
+	}
+	for _, tt := range tests {
+		for _, w := range wrappers {
+			if tt.err == nil && w.name != "bare" {
+				continue
+			}
+			t.Run(tt.name+"/"+w.name, func(t *testing.T) {
+				err := w.wrap(tt.err)
+				if got := policy.IsRetryable(err); got != tt.retryable {
+					t.Errorf("IsRetryable(%v) = %v, want %v", err, got, tt.retryable)
+				}
+				if got := policy.IsServiceUnavailable(err); got != tt.unavailable {
+					t.Errorf("IsServiceUnavailable(%v) = %v, want %v", err, got, tt.unavailable)
+				}
+			})
+		}
+	}
+}
+
+func TestSentinelMessages(t *testing.T) {
+	for _, err := range []error{
+		policy.ErrCircuitOpen, policy.ErrRateLimited, policy.ErrTimeout, policy.ErrRetryExhausted,
+		policy.ErrCancelled, policy.ErrInvalidPolicy, policy.ErrPanic, policy.ErrShutdown, policy.ErrOverloaded,
+	} {
+		if msg := err.Error(); !strings.HasPrefix(msg, "policy: ") || strings.ToLower(msg) != msg {
+			t.Errorf("sentinel message %q is not lower case with the policy: prefix", msg)
+		}
+	}
+}
+
+func TestTimeoutMatchesDeadlineExceeded(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"the sentinel", policy.ErrTimeout},
+		{"an *Error of kind timeout", &policy.Error{Kind: policy.ErrTimeout, Op: "x", Attempts: 1}},
+		{"wrapped", fmt.Errorf("call: %w", &policy.Error{Kind: policy.ErrTimeout})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, context.DeadlineExceeded) || !errors.Is(tt.err, policy.ErrTimeout) {
+				t.Fatalf("%v should match both ErrTimeout and context.DeadlineExceeded", tt.err)
+			}
+			var timeout interface{ Timeout() bool }
+			if !errors.As(tt.err, &timeout) || !timeout.Timeout() {
+				t.Fatalf("%v should report Timeout() = true", tt.err)
+			}
+		})
+	}
+	if errors.Is(context.DeadlineExceeded, policy.ErrTimeout) {
+		t.Fatal("a plain context.DeadlineExceeded must not look like a policy timeout")
+	}
+	if errors.Is(policy.ErrTimeout, context.Canceled) {
+		t.Fatal("ErrTimeout must not match context.Canceled")
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		err  *policy.Error
+		want string
+	}{
+		{"everything", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 3, Err: errDown},
+			`policy: operation "charge" failed after 3 attempts: retries exhausted: connection refused`},
+		{"one attempt", &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 1, Err: context.DeadlineExceeded},
+			`policy: operation "charge" failed after 1 attempt: timeout: context deadline exceeded`},
+		{"no op, no attempt, retry after", &policy.Error{Kind: policy.ErrCircuitOpen, After: 12 * time.Second},
+			`policy: operation failed before any attempt: circuit open (retry after 12s)`},
+		{"rate limited with wait", &policy.Error{Kind: policy.ErrRateLimited, Op: "api", Attempts: 2, After: 250 * time.Millisecond},
+			`policy: operation "api" failed after 2 attempts: rate limited (retry after 250ms)`},
+		{"cause only", &policy.Error{Op: "x", Attempts: 1, Err: errDown},
+			`policy: operation "x" failed after 1 attempt: connection refused`},
+		{"a foreign kind keeps its message", &policy.Error{Kind: errors.New("quota: exceeded"), Attempts: 1},
+			`policy: operation failed after 1 attempt: quota: exceeded`},
+		{"zero", &policy.Error{}, `policy: operation failed before any attempt`},
+		{"nil", nil, `policy: <nil>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Fatalf("Error()\n got: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorMatchesKindAndCause(t *testing.T) {
+	err := fmt.Errorf("checkout: %w", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 3, Err: errDown})
+	if !errors.Is(err, policy.ErrRetryExhausted) || !errors.Is(err, errDown) {
+		t.Fatalf("%v should match its kind and its cause", err)
+	}
+	var pe *policy.Error
+	if !errors.As(err, &pe) || pe.Op != "charge" || pe.Attempts != 3 {
+		t.Fatalf("errors.As did not reach the *Error: %#v", pe)
+	}
+	if got := (&policy.Error{}).Unwrap(); got != nil {
+		t.Fatalf("Unwrap of an empty *Error = %v, want nil", got)
+	}
+	if got := (&policy.Error{Err: errDown}).Unwrap(); len(got) != 1 || got[0] != errDown {
+		t.Fatalf("Unwrap without kind = %v", got)
+	}
+	if got := (&policy.Error{Kind: policy.ErrPanic}).Unwrap(); len(got) != 1 || got[0] != policy.ErrPanic {
+		t.Fatalf("Unwrap without cause = %v", got)
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	if policy.Permanent(nil) != nil {
+		t.Fatal("Permanent(nil) should be nil")
+	}
+	err := fmt.Errorf("lookup: %w", policy.Permanent(errDown))
+	if !policy.IsPermanent(err) || !errors.Is(err, errDown) {
+		t.Fatalf("%v should be permanent and still match its cause", err)
+	}
+	if err.Error() != "lookup: connection refused" {
+		t.Fatalf("Permanent changed the message: %s", err)
+	}
+	if policy.IsPermanent(errDown) || policy.IsPermanent(nil) {
+		t.Fatal("an unmarked error is not permanent")
+	}
+	inner := &policy.Error{Kind: policy.ErrTimeout, Err: policy.Permanent(errDown)}
+	if !policy.IsPermanent(inner) || policy.IsRetryable(inner) {
+		t.Fatal("a permanent cause inside an *Error stays permanent and not retryable")
+	}
+}
+
+// retryAfterError is a foreign error that advises a wait, like an HTTP 429 with Retry-After.
+type retryAfterError struct{ d time.Duration }
+
+func (e retryAfterError) Error() string             { return "too many requests" }
+func (e retryAfterError) RetryAfter() time.Duration { return e.d }
+
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want time.Duration
+		ok   bool
+	}{
+		{"nil", nil, 0, false},
+		{"plain error", errDown, 0, false},
+		{"*Error without advice", &policy.Error{Kind: policy.ErrTimeout}, 0, false},
+		{"*Error with advice", &policy.Error{Kind: policy.ErrCircuitOpen, After: 5 * time.Second}, 5 * time.Second, true},
+		{"wrapped *Error", fmt.Errorf("a: %w", &policy.Error{Kind: policy.ErrRateLimited, After: time.Second}), time.Second, true},
+		{"a nil *Error", (*policy.Error)(nil), 0, false},
+		{"outer *Error without advice, inner with", &policy.Error{Kind: policy.ErrRetryExhausted,
+			Err: &policy.Error{Kind: policy.ErrRateLimited, After: 300 * time.Millisecond}}, 300 * time.Millisecond, true},
+		{"foreign error with a RetryAfter method", fmt.Errorf("http: %w", retryAfterError{2 * time.Second}), 2 * time.Second, true},
+		{"foreign error advising nothing", retryAfterError{0}, 0, false},
+		{"inside a join", errors.Join(errDown, retryAfterError{time.Minute}), time.Minute, true},
+		{"a foreign cause inside an *Error", &policy.Error{Kind: policy.ErrRetryExhausted, Err: retryAfterError{time.Second}}, time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := policy.RetryAfter(tt.err)
+			if got != tt.want || ok != tt.ok {
+				t.Fatalf("RetryAfter = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -146,6 +146,9 @@ func (b *Breaker) Receive(c actor.Context) {
 	case *fault.PanicOnNext:
 		b.crash = m.Reason
 		return
+	case *fault.Block:
+		<-m.Release
+		return
 	}
 
 	now := time.Now()

@@ -176,6 +176,9 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *fault.PanicOnNext:
 		a.crash = m.Reason
 		return
+	case *fault.Block:
+		<-m.Release
+		return
 	}
 
 	now := time.Now()

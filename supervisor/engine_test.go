@@ -364,6 +364,12 @@ func TestInvalidCallsRunNothingAndAreNotOperations(t *testing.T) {
 			return err
 		}},
 		{"nil run function", func() error { return Run(context.Background(), e, policy.None(), nil) }},
+		{"pointer to a policy", func() error {
+			r := policy.Retry(2)
+			_, err := ExecuteWithPolicy(context.Background(), e, &r, fn)
+			return err
+		}},
+		{"empty spec", func() error { _, err := ExecuteWithPolicy(context.Background(), e, policy.Spec{}, fn); return err }},
 	}
 	for _, tt := range tests {
 		if err := tt.call(); !errors.Is(err, policy.ErrInvalidPolicy) {
@@ -375,6 +381,18 @@ func TestInvalidCallsRunNothingAndAreNotOperations(t *testing.T) {
 	}
 	if m := e.Metrics(); m.TotalOperations != 0 {
 		t.Fatalf("refused calls counted as operations: %d", m.TotalOperations)
+	}
+}
+
+func TestSpecRunsItsPolicy(t *testing.T) {
+	e := newEngine(t)
+	var calls int
+	_, err := ExecuteWithPolicy(context.Background(), e, policy.Spec{Policy: policy.Retry(3).WithBackoff(policy.FixedBackoff{})}, func(context.Context) (int, error) {
+		calls++
+		return 0, errTemporary
+	})
+	if calls != 3 || !errors.Is(err, policy.ErrRetryExhausted) {
+		t.Fatalf("calls %d err %v; want the spec's retry(3) applied", calls, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -76,7 +77,19 @@ func compile(p policy.Policy) *plan {
 		return pl
 	}
 	n := 0
-	walk(p, func(policy.Policy) { n++ })
+	var unknown policy.Policy
+	walk(p, func(q policy.Policy) {
+		switch q.(type) {
+		case policy.RetryPolicy, policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.TimeoutPolicy:
+			n++
+		default:
+			unknown = q
+		}
+	})
+	if unknown != nil {
+		pl.err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: fmt.Errorf("supervisor: unsupported policy type %T: pass a value of one of the policy types", unknown)}
+		return pl
+	}
 	pl.stages = make([]stage, 0, n)
 	walk(p, func(q policy.Policy) {
 		switch q := q.(type) {
@@ -95,14 +108,17 @@ func compile(p policy.Policy) *plan {
 
 // walk calls f on every non-combined policy in p, in order. p is valid, so its depth is
 // bounded.
+// A policy.Spec is unwrapped.
 func walk(p policy.Policy, f func(policy.Policy)) {
-	if c, ok := p.(policy.CombinedPolicy); ok {
-		for _, q := range c.Policies {
-			walk(q, f)
+	switch q := p.(type) {
+	case policy.CombinedPolicy:
+		for _, r := range q.Policies {
+			walk(r, f)
 		}
-		return
-	}
-	if _, ok := p.(policy.NonePolicy); !ok {
+	case policy.Spec:
+		walk(q.Policy, f)
+	case policy.NonePolicy:
+	default:
 		f(p)
 	}
 }

@@ -17,3 +17,10 @@ type PanicOnNext struct {
 	// Reason is the panic's value.
 	Reason string
 }
+
+// Block makes the actor wait, inside its Receive, until Release is closed — an actor
+// stuck in a slow handler, so tests can fill its mailbox.
+type Block struct {
+	// Release ends the block when closed.
+	Release <-chan struct{}
+}

@@ -4,15 +4,19 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bulwark-go/bulwark/policy"
 )
 
 // ExecuteAll runs every function of fns under p, as that many concurrent callers of
-// ExecuteWithPolicy would (at most 4 × GOMAXPROCS at a time), and returns their values
-// and errors in the order of fns. Each function is one operation. p is compiled once
-// for the whole batch. An invalid p, nil context or nil engine fails every entry with
-// the same error and runs nothing; a nil function fails its own entry.
+// ExecuteWithPolicy would, at most 4 × GOMAXPROCS at a time, and returns their values and
+// errors in the order of fns. Each function is one operation. The calling goroutine
+// works through the batch itself while helper goroutines join it, taking the next
+// function with one atomic increment, so a batch of quick functions costs little more
+// than calling them in a loop, and slow ones overlap. p is compiled once for the whole
+// batch. An invalid p, nil context or nil engine fails every entry with the same error
+// and runs nothing; a nil function fails its own entry.
 func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []func(context.Context) (T, error)) ([]T, []error) {
 	vals := make([]T, len(fns))
 	errs := make([]error, len(fns))
@@ -25,24 +29,23 @@ func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []fu
 		}
 		return vals, errs
 	}
-	workers := min(len(fns), 4*runtime.GOMAXPROCS(0))
-	var next sync.WaitGroup
-	jobs := make(chan int)
-	next.Add(workers)
-	for range workers {
-		go func() {
-			defer next.Done()
-			for i := range jobs {
-				c := call{ctx: ctx}
-				vals[i], errs[i] = execute(&c, e, p, fns[i])
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(fns) {
+				return
 			}
-		}()
+			c := call{ctx: ctx}
+			vals[i], errs[i] = execute(&c, e, p, fns[i])
+		}
 	}
-	for i := range fns {
-		jobs <- i
+	var wg sync.WaitGroup
+	for range min(len(fns), 4*runtime.GOMAXPROCS(0)) - 1 {
+		wg.Go(work)
 	}
-	close(jobs)
-	next.Wait()
+	work()
+	wg.Wait()
 	return vals, errs
 }
 

@@ -56,6 +56,18 @@ func dataPointer(p policy.Policy) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
 }
 
+// defaultBackoff is the boxed value policy.DefaultBackoff returns every time.
+var defaultBackoff = backoffPointer(policy.DefaultBackoff())
+
+func backoffPointer(b policy.Backoff) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&b))[1]
+}
+
+// isDefaultBackoff reports whether b is nil or the very value DefaultBackoff returns.
+func isDefaultBackoff(b policy.Backoff) bool {
+	return b == nil || backoffPointer(b) == defaultBackoff
+}
+
 func (pc *planCache) get(p policy.Policy) *plan {
 	key := dataPointer(p)
 	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14)%planSlots]

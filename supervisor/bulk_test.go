@@ -1,0 +1,82 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+func TestExecuteAllKeepsOrderAndCountsEachOperation(t *testing.T) {
+	e := newEngine(t)
+	fns := make([]func(context.Context) (int, error), 50)
+	for i := range fns {
+		fns[i] = func(context.Context) (int, error) {
+			if i%10 == 3 {
+				return 0, errTemporary
+			}
+			return i * i, nil
+		}
+	}
+	vals, errs := ExecuteAll(context.Background(), e, policy.Policy(policy.Retry(2).WithBackoff(policy.FixedBackoff{})), fns)
+	for i := range fns {
+		if i%10 == 3 {
+			if !errors.Is(errs[i], policy.ErrRetryExhausted) {
+				t.Errorf("entry %d: err %v; want retry exhausted", i, errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil || vals[i] != i*i {
+			t.Errorf("entry %d: %d, %v; want %d", i, vals[i], errs[i], i*i)
+		}
+	}
+	if m := e.Metrics(); m.TotalOperations != 50 || m.FailedOperations != 5 || m.RetryAttempts != 5 {
+		t.Fatalf("metrics %+v; want 50 operations, 5 failed, 5 retries", m)
+	}
+}
+
+func TestExecuteAllRunsConcurrently(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		var running, peak atomic.Int32
+		fns := make([]func(context.Context) (int, error), 8)
+		for i := range fns {
+			fns[i] = func(context.Context) (int, error) {
+				n := running.Add(1)
+				for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+				}
+				time.Sleep(time.Second)
+				running.Add(-1)
+				return i, nil
+			}
+		}
+		start := time.Now()
+		_, errs := ExecuteAll(context.Background(), e, policy.None(), fns)
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d != time.Second || peak.Load() != 8 {
+			t.Fatalf("took %v with peak %d; want 1s with all 8 concurrent", d, peak.Load())
+		}
+	})
+}
+
+func TestExecuteAllRejectsInvalidBatch(t *testing.T) {
+	e := newEngine(t)
+	ran := false
+	fns := []func(context.Context) (int, error){func(context.Context) (int, error) { ran = true; return 0, nil }, nil}
+	_, errs := ExecuteAll(context.Background(), e, policy.Combine(), fns)
+	if ran || !errors.Is(errs[0], policy.ErrInvalidPolicy) || !errors.Is(errs[1], policy.ErrInvalidPolicy) {
+		t.Fatalf("errs %v ran %v; want every entry invalid and nothing run", errs, ran)
+	}
+	_, errs = ExecuteAll(context.Background(), e, policy.None(), fns)
+	if !errors.Is(errs[1], policy.ErrInvalidPolicy) || errs[0] != nil {
+		t.Fatalf("errs %v; want only the nil function refused", errs)
+	}
+}

@@ -12,21 +12,30 @@ import (
 
 // closedChan is a channel closed for good, returned by Done of a context that ended
 // before anybody asked for its channel.
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+var (
+	closedChan    = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+	closedChanPtr = &closedChan
+)
+
+// How a timeoutCtx ended.
+const (
+	live int32 = iota
+	endDeadline
+	endCanceled // the stage returned
+	endParent   // the caller's context ended
+)
 
 // timeoutCtx is the context a Timeout stage hands to the rest of the pipeline. It ends
-// at its deadline (its own timer), when the caller's context ends, or when the stage
-// returns. Its Done channel is made only if somebody asks for it.
+// at its deadline, when the caller's context ends, or when the stage returns. Its Done
+// channel is made only if somebody asks for it, and ending it allocates nothing.
 type timeoutCtx struct {
 	parent   context.Context
 	deadline time.Time
 	done     atomic.Pointer[chan struct{}]
-	err      atomic.Pointer[error]
+	state    atomic.Int32
 }
 
 var _ context.Context = (*timeoutCtx)(nil)
-
-var errDeadline error = context.DeadlineExceeded
 
 func (t *timeoutCtx) Deadline() (time.Time, bool) {
 	if d, ok := t.parent.Deadline(); ok && d.Before(t.deadline) {
@@ -40,12 +49,12 @@ func (t *timeoutCtx) Done() <-chan struct{} {
 		if d := t.done.Load(); d != nil {
 			return *d
 		}
-		if t.err.Load() != nil {
+		if t.state.Load() != live {
 			return closedChan
 		}
 		ch := make(chan struct{})
 		if t.done.CompareAndSwap(nil, &ch) {
-			if t.err.Load() != nil { // ended while we installed the channel
+			if t.state.Load() != live { // ended while the channel was installed
 				t.closeDone()
 			}
 			return ch
@@ -54,17 +63,20 @@ func (t *timeoutCtx) Done() <-chan struct{} {
 }
 
 func (t *timeoutCtx) Err() error {
-	if err := t.err.Load(); err != nil {
-		return *err
+	switch t.state.Load() {
+	case endDeadline:
+		return context.DeadlineExceeded
+	case endCanceled:
+		return context.Canceled
 	}
 	return t.parent.Err()
 }
 
 func (t *timeoutCtx) Value(key any) any { return t.parent.Value(key) }
 
-// end ends the context with err, once; it reports whether this call ended it.
-func (t *timeoutCtx) end(err error) bool {
-	if !t.err.CompareAndSwap(nil, &err) {
+// end ends the context, once; it reports whether this call ended it.
+func (t *timeoutCtx) end(how int32) bool {
+	if !t.state.CompareAndSwap(live, how) {
 		return false
 	}
 	t.closeDone()
@@ -72,24 +84,19 @@ func (t *timeoutCtx) end(err error) bool {
 }
 
 func (t *timeoutCtx) closeDone() {
-	closed := closedChan
-	if d := t.done.Swap(&closed); d != nil && *d != closedChan {
+	if d := t.done.Swap(closedChanPtr); d != nil && d != closedChanPtr {
 		close(*d)
 	}
 }
 
-func (t *timeoutCtx) expired() bool {
-	err := t.err.Load()
-	return err != nil && *err == errDeadline
-}
+func (t *timeoutCtx) expired() bool { return t.state.Load() == endDeadline }
 
 // timeoutRun is one Timeout stage in progress: the rest of the pipeline runs on its own
 // goroutine, and the caller waits for it, the deadline, or the caller's context.
 type timeoutRun[T any] struct {
 	ctx      timeoutCtx
-	wake     chan struct{} // cap 1
-	state    atomic.Int32  // running, finished, abandoned
-	timer    *time.Timer
+	wake     chan struct{} // cap 1: the goroutine finished
+	state    atomic.Int32  // running, finished, gaveUp
 	v        T
 	err      error
 	returned bool // run returned (false when fn called runtime.Goexit)
@@ -111,36 +118,30 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	r := &timeoutRun[T]{wake: make(chan struct{}, 1), inner: *c}
 	r.ctx.parent = ctx
 	r.ctx.deadline = time.Now().Add(s.timeout)
-	r.timer = time.AfterFunc(s.timeout, func() {
-		r.ctx.end(errDeadline)
-		r.signal()
-	})
+	timer := time.NewTimer(s.timeout)
 	go r.work(e, rest, fn)
 
-	if parentDone := ctx.Done(); parentDone == nil {
-		<-r.wake
-	} else {
-		select {
-		case <-r.wake:
-		case <-parentDone:
-		}
+	select {
+	case <-r.wake:
+	case <-timer.C:
+		r.ctx.end(endDeadline)
+	case <-ctx.Done():
+		r.ctx.end(endParent)
 	}
+	timer.Stop()
 	if r.state.CompareAndSwap(running, gaveUp) {
-		// The function has not returned: give up on it.
-		r.timer.Stop()
+		// The function has not returned: give up on it. r.inner belongs to the goroutine
+		// still running: its attempts are not read, and the abandoned attempt counts as one.
 		e.abandoned.Add(1)
 		e.abandonedLive.Add(1)
-		// r.inner belongs to the goroutine still running: its attempts are not read, and
-		// the abandoned attempt counts as one.
 		c.attempts++
-		if ctx.Err() != nil && (r.ctx.end(ctx.Err()) || !r.ctx.expired()) {
-			return v, cancelled(c, ctx, nil)
+		if r.ctx.expired() {
+			return v, c.timedOut(s)
 		}
-		return v, c.timedOut(s)
+		return v, cancelled(c, ctx, nil)
 	}
-	r.timer.Stop()
 	expired := r.ctx.expired()
-	r.ctx.end(context.Canceled)
+	r.ctx.end(endCanceled)
 	c.attempts += r.inner.attempts
 	if !r.returned {
 		return v, &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: errGoexit}
@@ -164,17 +165,10 @@ func (r *timeoutRun[T]) work(e *Engine, rest []stage, fn func(context.Context) (
 			}
 			return
 		}
-		r.signal()
+		r.wake <- struct{}{}
 	}()
 	r.v, r.err = run(&r.ctx, &r.inner, rest, fn)
 	r.returned = true
-}
-
-func (r *timeoutRun[T]) signal() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
 }
 
 func (c *call) timedOut(s *stage) error {

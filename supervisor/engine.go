@@ -31,6 +31,8 @@ type Engine struct {
 	retries, timeouts, rateLimitHits, trips, abandoned, panics, restarts atomic.Uint64
 	abandonedLive                                                        atomic.Int64
 	eventsDropped                                                        atomic.Uint64
+	supRestarts                                                          atomic.Uint64 // panics the supervisor actor recovered from
+	supDepth                                                             mailboxDepth  // the supervisor actor's mailbox, for Collector
 
 	cfg       config
 	log       *zap.Logger
@@ -111,6 +113,7 @@ func New(opts ...Option) (*Engine, error) {
 
 	props := actor.PropsFromProducer(func() actor.Actor { return &supervisorActor{e: e} },
 		actor.WithDispatcher(e.pool),
+		actor.WithMailbox(actor.Unbounded(&e.supDepth)),
 		actor.WithSupervisor(actor.NewRestartingStrategy()),
 		actor.WithGuardian(actor.NewRestartingStrategy()))
 	sup, err := e.root.SpawnPrefix(props, "bulwark-supervisor"), error(nil)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/messages"
+	"go.uber.org/zap"
 )
 
 // EventKind says what an Event reports.
@@ -133,6 +134,7 @@ func (e *Engine) publish(ev Event) {
 	if cur == nil {
 		return
 	}
+	dropped := false
 	for _, s := range *cur {
 		s.mu.Lock()
 		if !s.closed {
@@ -140,9 +142,14 @@ func (e *Engine) publish(ev Event) {
 			case s.ch <- ev:
 			default:
 				e.eventsDropped.Add(1)
+				dropped = true
 			}
 		}
 		s.mu.Unlock()
+	}
+	if dropped {
+		e.warnOnce("events-dropped", "an event subscriber's buffer is full: events are dropped and counted in Metrics().DroppedEvents",
+			zap.Stringer("kind", ev.Kind), zap.String("name", ev.Name))
 	}
 }
 

@@ -57,6 +57,7 @@ type call struct {
 	e        *Engine
 	id       string
 	critical bool
+	policy   policy.Policy // what the caller passed, for logs
 	attempts int
 	start    time.Time
 }
@@ -75,6 +76,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 		return v, invalid(c.id, "function is nil")
 	}
 	c.e = e
+	c.policy = p
 	var stages []stage
 	switch pp := p.(type) {
 	case nil:
@@ -108,6 +110,9 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 
 // executeRetry is the retry-only path: no plan, no allocation on success.
 func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(context.Context) (T, error)) (v T, err error) {
+	if ce := e.log.Check(zap.DebugLevel, "applying policy"); ce != nil {
+		ce.Write(zap.String("op", c.id), zap.Stringer("policy", c.policy))
+	}
 	if !e.enter() {
 		return v, shutdownErr(c.id)
 	}
@@ -135,7 +140,7 @@ func (c *call) finish(err error) {
 		level = zap.ErrorLevel
 	}
 	if ce := e.log.Check(level, "operation failed"); ce != nil {
-		ce.Write(zap.String("op", c.id), zap.Int("attempts", c.attempts), zap.Bool("critical", c.critical), zap.Error(err))
+		ce.Write(zap.String("op", c.id), zap.Stringer("policy", c.policy), zap.Int("attempts", c.attempts), zap.Bool("critical", c.critical), zap.Error(err))
 	}
 }
 
@@ -225,7 +230,7 @@ func runRetry[T any](ctx context.Context, c *call, s *stage, rest []stage, fn fu
 		}
 		c.e.retries.Add(1)
 		if ce := c.e.log.Check(zap.DebugLevel, "retrying"); ce != nil {
-			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Duration("delay", delay), zap.Error(err))
+			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", s.attempts), zap.Duration("delay", delay), zap.Error(err))
 		}
 		if delay > 0 {
 			if err := sleep(ctx, delay); err != nil {

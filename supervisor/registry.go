@@ -61,6 +61,8 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		s.timers = scheduler.NewTimerScheduler(c)
 		s.armScan(c)
 	case *actor.Restarting:
+		e.supRestarts.Add(1)
+		e.supDepth.received.Add(1) // the message that panicked never reached MessageReceived
 		e.log.Warn("supervisor actor restarted after a panic; registry kept")
 	case *actor.Stopped:
 		close(e.supDone)
@@ -133,7 +135,8 @@ func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
 		return
 	}
 	l.SetPID(pid)
-	c.Watch(pid)
+	// No c.Watch: a parent receives its child's Terminated anyway, and the second one a
+	// watch adds can reach a supervisor that already stopped, as a dead letter.
 	next := maps.Clone(cur)
 	next[m.name] = l
 	e.breakers.Store(&next)
@@ -168,7 +171,6 @@ func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
 		return
 	}
 	l.SetPID(pid)
-	c.Watch(pid)
 	next := maps.Clone(cur)
 	next[m.name] = l
 	e.limiters.Store(&next)
@@ -205,6 +207,9 @@ func (s *supervisorActor) forget(who *actor.PID) {
 			next := maps.Clone(*e.breakers.Load())
 			delete(next, name)
 			e.breakers.Store(&next)
+			if ce := e.log.Check(zap.DebugLevel, "breaker stopped"); ce != nil {
+				ce.Write(zap.String("breaker", name))
+			}
 			return
 		}
 	}
@@ -213,6 +218,9 @@ func (s *supervisorActor) forget(who *actor.PID) {
 			next := maps.Clone(*e.limiters.Load())
 			delete(next, name)
 			e.limiters.Store(&next)
+			if ce := e.log.Check(zap.DebugLevel, "limiter stopped"); ce != nil {
+				ce.Write(zap.String("limiter", name))
+			}
 			return
 		}
 	}

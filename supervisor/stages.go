@@ -105,6 +105,7 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 		if view.State == messages.Open {
 			if wait := time.Until(view.OpenUntil); wait > 0 {
 				l.Refused()
+				c.logCircuitOpen(l.Name(), wait)
 				return 0, false, l, &policy.Error{Kind: policy.ErrCircuitOpen, Op: c.id, Attempts: c.attempts, After: wait}
 			}
 		}
@@ -122,6 +123,9 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 		case *messages.Granted:
 			return a.Generation, a.Probe, l, nil
 		case *messages.Rejected:
+			if a.Reason == messages.CircuitOpen {
+				c.logCircuitOpen(l.Name(), a.RetryAfter)
+			}
 			return 0, false, l, c.rejected(a)
 		}
 	}

@@ -1,0 +1,278 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// obsOp is an Operation with a fixed ID, policy and function.
+type obsOp struct {
+	id       string
+	critical bool
+	policy   policy.Policy
+	fn       func(context.Context) (int, error)
+}
+
+func (o *obsOp) Policy() policy.Policy                    { return o.policy }
+func (o *obsOp) ID() string                               { return o.id }
+func (o *obsOp) Critical() bool                           { return o.critical }
+func (o *obsOp) Execute(ctx context.Context) (int, error) { return o.fn(ctx) }
+
+// obsFailTwice returns a function that fails twice, then succeeds.
+func obsFailTwice() func(context.Context) (int, error) {
+	n := 0
+	return func(context.Context) (int, error) {
+		if n++; n <= 2 {
+			return 0, errObsFailure
+		}
+		return n, nil
+	}
+}
+
+// obsObserved builds an engine that logs into an observer at level.
+func obsObserved(t *testing.T, level zapcore.Level) (*Engine, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(level)
+	return newEngine(t, WithLogger(zap.New(core))), logs
+}
+
+// obsDiscardLogger is a production-style logger at Info that writes JSON to io.Discard.
+func obsDiscardLogger() *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+}
+
+func TestLogsRetrySequence(t *testing.T) {
+	e, logs := obsObserved(t, zap.DebugLevel)
+	op := &obsOp{
+		id:     "charge",
+		policy: policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: 2 * time.Millisecond}),
+		fn:     obsFailTwice(),
+	}
+	if _, err := Execute(context.Background(), e, policy.Operation[int](op)); err != nil {
+		t.Fatal(err)
+	}
+
+	applied := logs.FilterMessage("applying policy").FilterField(zap.String("op", "charge")).AllUntimed()
+	if len(applied) != 1 || applied[0].Level != zap.DebugLevel {
+		t.Fatalf("applying policy entries = %v; want one at Debug", applied)
+	}
+	if got := applied[0].ContextMap()["policy"]; got != op.policy.String() {
+		t.Errorf("applying policy: policy = %v; want %q", got, op.policy.String())
+	}
+
+	retries := logs.FilterMessage("retrying").AllUntimed()
+	if len(retries) != 2 {
+		t.Fatalf("retrying entries = %d; want 2", len(retries))
+	}
+	for i, entry := range retries {
+		f := entry.ContextMap()
+		if entry.Level != zap.DebugLevel {
+			t.Errorf("retry %d at %v; want Debug", i, entry.Level)
+		}
+		want := map[string]any{
+			"op":           "charge",
+			"attempt":      int64(i + 2),
+			"max_attempts": int64(3),
+			"delay":        2 * time.Millisecond,
+			"error":        errObsFailure.Error(),
+		}
+		for k, v := range want {
+			if f[k] != v {
+				t.Errorf("retry %d: %s = %v (%T); want %v", i, k, f[k], f[k], v)
+			}
+		}
+	}
+	if n := logs.FilterLevelExact(zap.WarnLevel).Len(); n != 0 {
+		t.Errorf("a retry sequence that succeeded logged %d Warn entries", n)
+	}
+}
+
+func TestLogsBreakerTrip(t *testing.T) {
+	e, logs := obsObserved(t, zap.DebugLevel)
+	ctx := context.Background()
+	p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
+	for range 2 {
+		ExecuteWithPolicy(ctx, e, p, obsFail)
+	}
+	trips := logs.FilterMessage("breaker state change").FilterField(zap.String("breaker", "x")).AllUntimed()
+	if len(trips) != 1 {
+		t.Fatalf("state change entries = %v; want one", trips)
+	}
+	f := trips[0].ContextMap()
+	if trips[0].Level != zap.DebugLevel || f["from"] != "closed" || f["to"] != "open" {
+		t.Fatalf("state change = %v %v; want Debug closed → open", trips[0].Level, f)
+	}
+
+	failures := logs.FilterMessage("operation failed").AllUntimed()
+	if len(failures) != 2 {
+		t.Fatalf("operation failed entries = %d; want 2", len(failures))
+	}
+	for _, entry := range failures {
+		f := entry.ContextMap()
+		if entry.Level != zap.WarnLevel || f["policy"] != p.String() || f["attempts"] != int64(1) || f["error"] != errObsFailure.Error() {
+			t.Errorf("failure entry = %v %v; want Warn with policy, attempts and error", entry.Level, f)
+		}
+	}
+
+	if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); !errors.Is(err, policy.ErrCircuitOpen) {
+		t.Fatalf("third call: %v; want ErrCircuitOpen", err)
+	}
+	open := logs.FilterMessage("circuit open").FilterField(zap.String("breaker", "x")).AllUntimed()
+	if len(open) != 1 || open[0].Level != zap.DebugLevel {
+		t.Fatalf("circuit open entries = %v; want one at Debug", open)
+	}
+	if d, ok := open[0].ContextMap()["retry_after"].(time.Duration); !ok || d <= 0 || d > time.Hour {
+		t.Errorf("circuit open: retry_after = %v; want (0, 1h]", open[0].ContextMap()["retry_after"])
+	}
+}
+
+func TestLogsCriticalFailureAtError(t *testing.T) {
+	e, logs := obsObserved(t, zap.InfoLevel)
+	ctx := context.Background()
+	for _, critical := range []bool{false, true} {
+		op := &obsOp{id: "ledger", critical: critical, policy: policy.None(), fn: obsFail}
+		Execute(ctx, e, policy.Operation[int](op))
+	}
+	failures := logs.FilterMessage("operation failed").FilterField(zap.String("op", "ledger")).AllUntimed()
+	if len(failures) != 2 || failures[0].Level != zap.WarnLevel || failures[1].Level != zap.ErrorLevel {
+		t.Fatalf("failures = %v; want Warn for the ordinary one, Error for the critical one", failures)
+	}
+	if failures[1].ContextMap()["critical"] != true {
+		t.Errorf("critical failure without critical=true: %v", failures[1].ContextMap())
+	}
+}
+
+func TestLogsPanicWithStack(t *testing.T) {
+	e, logs := obsObserved(t, zap.InfoLevel)
+	ExecuteWithPolicy(context.Background(), e, policy.Policy(policy.None()), func(context.Context) (int, error) {
+		panic("kaboom")
+	})
+	entries := logs.FilterMessage("operation panicked").AllUntimed()
+	if len(entries) != 1 || entries[0].Level != zap.ErrorLevel {
+		t.Fatalf("panic entries = %v; want one at Error", entries)
+	}
+	f := entries[0].ContextMap()
+	if f["panic"] != "kaboom" {
+		t.Errorf("panic = %v; want kaboom", f["panic"])
+	}
+	if s, _ := f["stack"].(string); len(s) == 0 {
+		t.Error("panic logged without a stack")
+	}
+}
+
+func TestNothingLoggedAtDebugWhenLevelIsInfo(t *testing.T) {
+	e, logs := obsObserved(t, zap.InfoLevel)
+	ctx := context.Background()
+	op := &obsOp{
+		id:     "charge",
+		policy: policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: time.Millisecond}),
+		fn:     obsFailTwice(),
+	}
+	if _, err := Execute(ctx, e, policy.Operation[int](op)); err != nil {
+		t.Fatal(err)
+	}
+	p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
+	for range 3 {
+		ExecuteWithPolicy(ctx, e, p, obsFail)
+	}
+	lim := policy.Policy(policy.RateLimit(0.001).Named("y"))
+	for range 2 {
+		ExecuteWithPolicy(ctx, e, lim, obsOK)
+	}
+
+	for _, entry := range logs.AllUntimed() {
+		if entry.Level < zap.InfoLevel {
+			t.Errorf("logged at %v with the level at Info: %q %v", entry.Level, entry.Message, entry.ContextMap())
+		}
+	}
+	for _, msg := range []string{"applying policy", "retrying", "breaker state change", "circuit open", "rate limited", "rate limit decision"} {
+		if n := logs.FilterMessage(msg).Len(); n != 0 {
+			t.Errorf("%q logged %d times at Info", msg, n)
+		}
+	}
+	// 2 breaker failures + 1 rejection + 1 rate-limit rejection.
+	if n := logs.FilterMessage("operation failed").Len(); n != 4 {
+		t.Errorf("operation failed logged %d times; want 4", n)
+	}
+}
+
+func TestProtoactorLogsGoToTheEngineLogger(t *testing.T) {
+	_, logs := obsObserved(t, zap.InfoLevel)
+	started := logs.FilterMessage("actor system started").AllUntimed()
+	if len(started) != 1 {
+		t.Fatalf("protoactor's start line reached the engine's logger %d times; want 1", len(started))
+	}
+	if started[0].LoggerName != "protoactor" {
+		t.Errorf("logger name = %q; want protoactor", started[0].LoggerName)
+	}
+}
+
+func TestDisabledDebugLoggingAllocatesNothing(t *testing.T) {
+	e := newEngine(t, WithLogger(obsDiscardLogger()))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		p    policy.Policy
+	}{
+		{"retry", policy.Retry(3)},
+		{"breaker", policy.CircuitBreaker(5, time.Minute).Named("bench")},
+		{"retry+breaker", policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, time.Minute).Named("bench2"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ExecuteWithPolicy(ctx, e, tc.p, obsOK) // create the breaker, compile the plan
+			allocs := testing.AllocsPerRun(200, func() {
+				if _, err := ExecuteWithPolicy(ctx, e, tc.p, obsOK); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Fatalf("%v allocations per call with an Info logger; want 0", allocs)
+			}
+		})
+	}
+}
+
+// BenchmarkDisabledLogger measures the success path with a real logger at Info writing
+// to io.Discard: the Debug lines on the path must cost a level check and no allocation.
+func BenchmarkDisabledLogger(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		p    policy.Policy
+	}{
+		{"retry", policy.Retry(3)},
+		{"breaker", policy.CircuitBreaker(5, time.Minute).Named("bench")},
+	} {
+		for _, lc := range []struct {
+			name string
+			opt  Option
+		}{
+			{"nop", WithLogger(zap.NewNop())},
+			{"info", WithLogger(obsDiscardLogger())},
+		} {
+			b.Run(bc.name+"/"+lc.name, func(b *testing.B) {
+				e, err := New(lc.opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Shutdown(context.Background())
+				ctx := context.Background()
+				ExecuteWithPolicy(ctx, e, bc.p, obsOK)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := ExecuteWithPolicy(ctx, e, bc.p, obsOK); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -99,9 +99,13 @@ func New(opts ...Option) (*Engine, error) {
 	e.sys = cfg.system
 	if e.sys == nil {
 		core := cfg.logger.Core()
-		e.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
-			return slog.New(zapslog.NewHandler(core, zapslog.WithName("protoactor"))).With("actor_system", sys.ID)
-		}))
+		e.sys = actor.NewActorSystem(
+			actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
+				return slog.New(zapslog.NewHandler(core, zapslog.WithName("protoactor"))).With("actor_system", sys.ID)
+			}),
+			// protoactor throttles dead-letter logs with a goroutine that lives one
+			// interval; keep it short so none outlives Shutdown.
+			actor.WithDeadLetterThrottleInterval(deadLetterInterval))
 		e.ownSystem = true
 	}
 	e.root = e.sys.Root
@@ -233,9 +237,14 @@ func (e *Engine) shutdown(ctx context.Context) error {
 	e.events.closeAll()
 	if e.ownSystem {
 		e.sys.Shutdown()
+		// Let a dead-letter throttle goroutine started just now run out (see New).
+		time.Sleep(2 * deadLetterInterval)
 	}
 	return err
 }
+
+// deadLetterInterval is the dead-letter log throttle period of an engine's own system.
+const deadLetterInterval = time.Millisecond
 
 // warnOnce logs msg at Warn the first time key is seen.
 func (e *Engine) warnOnce(key, msg string, fields ...zap.Field) {

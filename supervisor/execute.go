@@ -83,8 +83,11 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 		return v, invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
 	case policy.RetryPolicy:
-		if err := pp.Validate(); err != nil {
-			return v, err
+		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
+		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
+			if err := pp.Validate(); err != nil {
+				return v, err
+			}
 		}
 		return executeRetry(c, e, pp, fn)
 	default:

@@ -50,25 +50,38 @@ type (
 // restarts a child that panics (its state lives in its link and is kept), reconfigures
 // registered names, and passivates idle unregistered ones.
 type supervisorActor struct {
-	e      *Engine
-	timers *scheduler.TimerScheduler
+	e       *Engine
+	timers  *scheduler.TimerScheduler
+	pending uint64 // ticket of the request being handled
 }
 
+// Receive handles one message. The supervisor recovers its own panics instead of
+// letting protoactor restart it, because a restart would stop every child and lose the
+// breakers' and limiters' live actors; its registry lives in the Engine, so nothing is
+// lost by carrying on. The request that panicked is answered as crashed.
 func (s *supervisorActor) Receive(c actor.Context) {
 	e := s.e
+	defer func() {
+		if r := recover(); r != nil {
+			e.supRestarts.Add(1)
+			e.log.Error("supervisor actor panicked; recovered, registry and children kept", zap.Any("panic", r))
+			if t := s.pending; t != 0 {
+				c.Send(e.inbox.pid, &messages.Rejected{Ticket: t, Reason: messages.Crashed})
+			}
+		}
+		s.pending = 0
+	}()
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		s.timers = scheduler.NewTimerScheduler(c)
 		s.armScan(c)
-	case *actor.Restarting:
-		e.supRestarts.Add(1)
-		e.supDepth.received.Add(1) // the message that panicked never reached MessageReceived
-		e.log.Warn("supervisor actor restarted after a panic; registry kept")
 	case *actor.Stopped:
 		close(e.supDone)
 	case *ensureBreaker:
+		s.pending = m.ticket
 		s.ensureBreaker(c, m)
 	case *ensureLimiter:
+		s.pending = m.ticket
 		s.ensureLimiter(c, m)
 	case *idleScan:
 		s.scan(c)

@@ -253,6 +253,11 @@ func (c *call) acquire(ctx context.Context, s *stage, l *actors.LimiterLink) (er
 		}
 		switch a := ans.(type) {
 		case *messages.Granted:
+			if ctx.Err() != nil {
+				// Granted just as the caller gave up: the token goes back.
+				e.root.Send(l.PID(), &messages.Refund{})
+				return cancelled(c, ctx, nil)
+			}
 			return nil
 		case *messages.Rejected:
 			return c.rejected(a)

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -40,7 +41,7 @@ type BreakerView struct {
 type BreakerLink struct {
 	link
 	view      atomic.Pointer[BreakerView]
-	successes atomic.Uint64
+	successes stripe.Counter // closed-state successes counted by callers
 
 	origin policy.CircuitBreakerPolicy // the configuration it was created with
 

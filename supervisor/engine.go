@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/actors"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -22,8 +23,8 @@ import (
 // Shutdown when done. All methods are safe for concurrent use.
 type Engine struct {
 	// Hot counters, each on its own cache line.
-	entered   paddedCounter // calls that passed the shutdown gate
-	succeeded paddedCounter
+	entered   stripe.Counter // calls that passed the shutdown gate
+	succeeded stripe.Counter
 	failed    paddedCounter
 	refused   paddedCounter // calls that entered, then were refused (not operations)
 	closed    atomic.Bool
@@ -186,7 +187,9 @@ func (e *Engine) wakeDrain() {
 	}
 }
 
-// inFlight returns the calls still running plus abandoned functions still running.
+// inFlight returns the calls still running plus abandoned functions still running. It
+// reads the finished counters before the entered one: a call counted as finished was
+// counted as entered before, so the difference never undercounts.
 func (e *Engine) inFlight() int64 {
 	finished := e.succeeded.Load() + e.failed.Load() + e.refused.Load()
 	return int64(e.entered.Load()-finished) + e.abandonedLive.Load()

@@ -82,6 +82,15 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	case nil:
 		return v, invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
+		if !e.enter() {
+			return v, shutdownErr(c.id)
+		}
+		if e.hist != nil {
+			c.start = time.Now()
+		}
+		v, err = invoke(c.ctx, c, fn)
+		c.finish(err)
+		return v, err
 	case policy.RetryPolicy:
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
@@ -122,14 +131,21 @@ func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(conte
 	if e.hist != nil {
 		c.start = time.Now()
 	}
-	st := stage{kind: stageRetry, attempts: p.MaxAttempts, backoff: p.Backoff}
-	v, err = runRetry(c.ctx, c, &st, nil, fn)
+	v, err = runRetry(c.ctx, c, p.MaxAttempts, p.Backoff, nil, fn)
 	c.finish(err)
 	return v, err
 }
 
 // finish counts the operation and logs its failure.
 func (c *call) finish(err error) {
+	if err == nil && c.e.hist == nil {
+		c.e.leave(true)
+		return
+	}
+	c.finishSlow(err)
+}
+
+func (c *call) finishSlow(err error) {
 	e := c.e
 	if e.hist != nil {
 		e.hist.observe(time.Since(c.start))
@@ -155,7 +171,7 @@ func run[T any](ctx context.Context, c *call, stages []stage, fn func(context.Co
 	s := &stages[0]
 	switch s.kind {
 	case stageRetry:
-		return runRetry(ctx, c, s, stages[1:], fn)
+		return runRetry(ctx, c, s.attempts, s.backoff, stages[1:], fn)
 	case stageBreaker:
 		return runBreaker(ctx, c, s, stages[1:], fn)
 	case stageLimiter:
@@ -214,17 +230,18 @@ func shutdownErr(op string) error {
 	return &policy.Error{Kind: policy.ErrShutdown, Op: op}
 }
 
-// runRetry runs the rest of the pipeline up to s.attempts times.
-func runRetry[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (T, error) {
+// runRetry runs the rest of the pipeline up to attempts times, waiting backoff (nil:
+// the default) or the error's RetryAfter between attempts.
+func runRetry[T any](ctx context.Context, c *call, attempts int, backoff policy.Backoff, rest []stage, fn func(context.Context) (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
 		v, err := run(ctx, c, rest, fn)
 		if err == nil || !policy.IsRetryable(err) {
 			return v, err
 		}
-		if attempt >= s.attempts {
+		if attempt >= attempts {
 			return v, &policy.Error{Kind: policy.ErrRetryExhausted, Op: c.id, Attempts: c.attempts, Err: err}
 		}
-		delay := retryDelay(s, attempt, err)
+		delay := retryDelay(backoff, attempt, err)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			if ce := c.e.log.Check(zap.DebugLevel, "retry abandoned: the wait would pass the deadline"); ce != nil {
 				ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
@@ -233,7 +250,7 @@ func runRetry[T any](ctx context.Context, c *call, s *stage, rest []stage, fn fu
 		}
 		c.e.retries.Add(1)
 		if ce := c.e.log.Check(zap.DebugLevel, "retrying"); ce != nil {
-			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", s.attempts), zap.Duration("delay", delay), zap.Error(err))
+			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", attempts), zap.Duration("delay", delay), zap.Error(err))
 		}
 		if delay > 0 {
 			if err := sleep(ctx, delay); err != nil {
@@ -243,8 +260,7 @@ func runRetry[T any](ctx context.Context, c *call, s *stage, rest []stage, fn fu
 	}
 }
 
-func retryDelay(s *stage, attempt int, err error) time.Duration {
-	b := s.backoff
+func retryDelay(b policy.Backoff, attempt int, err error) time.Duration {
 	if b == nil {
 		b = policy.DefaultBackoff()
 	}

@@ -1,0 +1,301 @@
+// Command microservice shows a bulwark engine protecting a service from a failing
+// dependency, live, in one process and on loopback only.
+//
+// It starts three HTTP servers on 127.0.0.1, on ports the OS picks:
+//
+//   - an inventory service, the downstream, that goes through four phases spread across
+//     the run: healthy; failing (every call answers HTTP 500); slow (latency climbs past
+//     the gateway's timeout); recovering;
+//   - a gateway that calls the inventory service through the engine under
+//     Combine(Retry(3), CircuitBreaker(5, 1s).Named("downstream"),
+//     RateLimit(100).Named("gateway").WithBurst(10), Timeout(200ms)) and maps the
+//     engine's errors to HTTP statuses: 503 with Retry-After when the breaker is open or
+//     the limiter refuses, 504 on a timeout, 502 when the inventory service kept failing;
+//   - /metrics, the engine's Prometheus collector (Engine.Collector) served by promhttp
+//     from a registry of its own.
+//
+// A load generator offers the gateway more requests than the limiter admits, from a
+// fixed pool of workers. While it runs, the program shows the phase, the requests by
+// outcome, the breaker's state and the limiter's rejections, and prints every breaker
+// state change it receives from Engine.Subscribe: the breaker opens while the inventory
+// service fails, half-opens after its recovery timeout, and closes once a probe
+// succeeds in the recovering phase. It ends by itself with a summary table, shuts the
+// servers and the engine down, and exits 0.
+//
+// Usage:
+//
+//	go run ./examples/microservice                      # 12 seconds
+//	go run ./examples/microservice -duration 30s -rps 200
+//	go run ./examples/microservice -debug 2>debug.log   # the engine's debug logs
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+	"github.com/bulwark-go/bulwark/supervisor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// The names of the gateway's breaker and limiter: their keys in Metrics and their
+// name label in /metrics.
+const (
+	breakerName = "downstream"
+	limiterName = "gateway"
+)
+
+// config is what the flags set.
+type config struct {
+	// Duration is the whole run; the four phases are spread across it. Below about six
+	// seconds the breaker may not get the time to close again.
+	Duration time.Duration
+	// RPS is the rate of requests the load generator offers the gateway.
+	RPS float64
+	// Workers bounds the requests in flight.
+	Workers int
+	// Live redraws the status in place (for a terminal); otherwise one line a second.
+	Live bool
+	// Logger receives the engine's logs; nil means none.
+	Logger *zap.Logger
+}
+
+func defaultConfig() config {
+	return config{Duration: 12 * time.Second, RPS: 120, Workers: 32}
+}
+
+func main() {
+	cfg := defaultConfig()
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the demo runs; the four phases are spread across it")
+	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway (its limiter admits 100)")
+	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "the load generator's concurrent requests, at most")
+	debug := flag.Bool("debug", false, "send the engine's debug logs to stderr")
+	flag.Parse()
+
+	cfg.Live = isTerminal(os.Stdout)
+	if *debug {
+		zc := zap.NewDevelopmentConfig()
+		zc.Level = zap.NewAtomicLevelAt(zapcore.DebugLevel)
+		logger, err := zc.Build()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "microservice:", err)
+			os.Exit(1)
+		}
+		defer func() { _ = logger.Sync() }()
+		cfg.Logger = logger
+	}
+
+	// Ctrl-C ends the run early, with the summary.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if _, err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "microservice:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// isTerminal reports whether f is a character device, such as a terminal.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// gatewayPolicy returns the gateway's policy and the breaker and limiter in it. The
+// order is the recommended one: each of up to three attempts asks the breaker, takes a
+// token from the limiter and has 200ms.
+func gatewayPolicy() (policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.Policy) {
+	breaker := policy.CircuitBreaker(5, time.Second).Named(breakerName)
+	limiter := policy.RateLimit(100).WithBurst(10).Named(limiterName)
+	backoff := policy.ExponentialBackoff{InitialDelay: 25 * time.Millisecond, Multiplier: 2, MaxDelay: 100 * time.Millisecond, Jitter: true}
+	p := policy.Combine(
+		policy.Retry(3).WithBackoff(backoff),
+		breaker,
+		limiter,
+		policy.Timeout(200*time.Millisecond),
+	)
+	return breaker, limiter, p
+}
+
+// run runs the demo for cfg.Duration, or until ctx ends, writing its view to out, and
+// returns what happened. Everything it starts is stopped before it returns.
+func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
+	switch {
+	case cfg.Duration <= 0:
+		return summary{}, fmt.Errorf("duration must be > 0, got %v", cfg.Duration)
+	case !(cfg.RPS > 0) || cfg.RPS > 1e5:
+		return summary{}, fmt.Errorf("rps must be > 0 and ≤ 100000, got %g", cfg.RPS)
+	case cfg.Workers < 1:
+		return summary{}, fmt.Errorf("workers must be ≥ 1, got %d", cfg.Workers)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+
+	// The engine, its named breaker and limiter, and a subscription to their state changes.
+	eng, err := supervisor.New(supervisor.WithLogger(logger))
+	if err != nil {
+		return summary{}, err
+	}
+	var stack cleanup
+	defer stack.run()
+	stack.push(func(ctx context.Context) error { return eng.Shutdown(ctx) })
+
+	breaker, limiter, pol := gatewayPolicy()
+	if err := eng.RegisterCircuitBreaker(breakerName, breaker); err != nil {
+		return summary{}, err
+	}
+	if err := eng.RegisterRateLimiter(limiterName, limiter); err != nil {
+		return summary{}, err
+	}
+	events, unsubscribe := eng.Subscribe(256)
+	defer unsubscribe()
+
+	// /metrics, from a registry of our own.
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(eng.Collector()); err != nil {
+		return summary{}, err
+	}
+
+	// Three servers on loopback. The phases start now.
+	sched := schedule{start: time.Now(), total: cfg.Duration}
+	down := &downstream{sched: sched}
+	toDownstream := &http.Client{Transport: newTransport(2 * cfg.Workers)}
+	toGateway := &http.Client{Transport: newTransport(cfg.Workers), Timeout: 10 * time.Second}
+	stack.push(func(context.Context) error {
+		toDownstream.CloseIdleConnections()
+		toGateway.CloseIdleConnections()
+		return nil
+	})
+	downMux := http.NewServeMux()
+	downMux.Handle("GET /stock", down)
+	downURL, err := serve(&stack, downMux)
+	if err != nil {
+		return summary{}, err
+	}
+	gw := &gateway{eng: eng, policy: pol, client: toDownstream, base: downURL}
+	gwMux := http.NewServeMux()
+	gwMux.Handle("GET /api/stock", gw)
+	gwURL, err := serve(&stack, gwMux)
+	if err != nil {
+		return summary{}, err
+	}
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsURL, err := serve(&stack, metricsMux)
+	if err != nil {
+		return summary{}, err
+	}
+
+	fmt.Fprintf(out, "bulwark microservice demo: %v, %g req/s offered by %d workers, all on 127.0.0.1\n", cfg.Duration, cfg.RPS, cfg.Workers)
+	fmt.Fprintf(out, "  downstream  %s/stock\n", downURL)
+	fmt.Fprintf(out, "  gateway     %s/api/stock\n", gwURL)
+	fmt.Fprintf(out, "  policy      %s\n", pol)
+	fmt.Fprintf(out, "  metrics     %s/metrics\n", metricsURL)
+	from := time.Duration(0)
+	for p := healthy; p < numPhases; p++ {
+		to := from + time.Duration(share[p]*float64(cfg.Duration))
+		fmt.Fprintf(out, "  phase %-10s %5.1fs-%5.1fs  %s\n", p, from.Seconds(), to.Seconds(), story[p])
+		from = to
+	}
+	fmt.Fprintln(out)
+
+	// The run: load until the schedule ends (or ctx does), the view alongside.
+	runCtx, cancel := context.WithDeadline(ctx, sched.start.Add(cfg.Duration))
+	defer cancel()
+	t := &tally{}
+	v := &view{out: out, live: cfg.Live, eng: eng, sched: sched, tally: t}
+	stopView, viewDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(viewDone)
+		v.loop(events, stopView)
+	}()
+	lg := &loadgen{client: toGateway, url: gwURL + "/api/stock", sched: sched, tally: t}
+	lg.run(runCtx, cfg.RPS, cfg.Workers)
+	close(stopView)
+	<-viewDone
+
+	m := eng.Metrics()
+	s := summary{
+		Elapsed:     time.Since(sched.start),
+		Phases:      t.snapshot(),
+		Skipped:     t.skipped.Load(),
+		Transitions: v.transitions,
+		Breaker:     m.Breakers[breakerName],
+		Limiter:     m.Limiters[limiterName],
+		Metrics:     m,
+	}
+	for p := range s.Downstream {
+		s.Downstream[p] = down.hits[p].Load()
+	}
+	s.print(out, cfg)
+
+	if err := stack.run(); err != nil {
+		return s, fmt.Errorf("shutdown: %w", err)
+	}
+	fmt.Fprintln(out, "\nservers and engine shut down cleanly")
+	return s, nil
+}
+
+// newTransport returns a transport for loopback calls: no proxy, and enough idle
+// connections for the workers.
+func newTransport(idle int) *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     30 * time.Second,
+	}
+}
+
+// serve starts an HTTP server for h on a loopback port the OS picks, pushes its
+// shutdown onto stack, and returns its base URL.
+func serve(stack *cleanup, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	stack.push(func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		return err
+	})
+	return "http://" + ln.Addr().String(), nil
+}
+
+// cleanup is a stack of shutdown steps, run last-pushed first, once.
+type cleanup struct{ steps []func(context.Context) error }
+
+func (c *cleanup) push(f func(context.Context) error) { c.steps = append(c.steps, f) }
+
+// run runs the steps that have not run yet, with 10 seconds for all of them, and
+// returns their errors joined.
+func (c *cleanup) run() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for len(c.steps) > 0 {
+		f := c.steps[len(c.steps)-1]
+		c.steps = c.steps[:len(c.steps)-1]
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}

@@ -267,7 +267,7 @@ func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time
 func (b *Breaker) changed(from messages.BreakerState, now time.Time) {
 	l := b.l
 	to := l.circuit.State()
-	if ce := l.hooks.logger().Check(zap.DebugLevel, "breaker state change"); ce != nil {
+	if ce := l.hooks.logger().Check(zap.InfoLevel, "breaker state change"); ce != nil {
 		ce.Write(zap.String("breaker", l.name), zap.Stringer("from", from), zap.Stringer("to", to))
 	}
 	if l.hooks.StateChanged != nil {

@@ -89,16 +89,25 @@ func (e *Error) Error() string {
 	default:
 		b.WriteString("failed after " + strconv.Itoa(e.Attempts) + " attempts")
 	}
+	e.writeReason(&b)
+	return b.String()
+}
+
+// writeReason writes ": kind: cause (retry after d)". A cause that is itself an *Error
+// contributes only its own reason, so nested errors do not repeat the operation and
+// attempt count.
+func (e *Error) writeReason(b *strings.Builder) {
 	if e.Kind != nil {
 		b.WriteString(": " + strings.TrimPrefix(e.Kind.Error(), "policy: "))
 	}
-	if e.Err != nil {
+	if inner, ok := e.Err.(*Error); ok && inner != nil {
+		inner.writeReason(b)
+	} else if e.Err != nil {
 		b.WriteString(": " + e.Err.Error())
 	}
 	if e.After > 0 {
 		b.WriteString(" (retry after " + e.After.String() + ")")
 	}
-	return b.String()
 }
 
 // Unwrap returns Kind and Err, leaving out whichever is nil, so errors.Is and errors.As see

@@ -212,3 +212,15 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestNestedErrorMessageDoesNotRepeatTheOperation(t *testing.T) {
+	inner := &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 2, Err: errors.New("deadline")}
+	outer := &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 2, Err: inner}
+	want := `policy: operation "charge" failed after 2 attempts: retries exhausted: timeout: deadline`
+	if got := outer.Error(); got != want {
+		t.Fatalf("message %q; want %q", got, want)
+	}
+	if !errors.Is(outer, policy.ErrTimeout) || !errors.Is(outer, policy.ErrRetryExhausted) {
+		t.Fatal("nested error lost a kind")
+	}
+}

@@ -456,6 +456,10 @@ func TestTimeoutPerAttemptAndTotal(t *testing.T) {
 		if time.Since(start) != 3*time.Second || calls.Load() != 3 || !errors.Is(err, policy.ErrRetryExhausted) || !errors.Is(err, policy.ErrTimeout) {
 			t.Fatalf("retry outside timeout: %v after %v with %d calls; want 3 timed-out attempts in 3s", err, time.Since(start), calls.Load())
 		}
+		// Regression: the timeout stage's copy of the call added its count on top.
+		if pe := (*policy.Error)(nil); !errors.As(err, &pe) || pe.Attempts != 3 {
+			t.Fatalf("attempts reported %d; want 3", pe.Attempts)
+		}
 
 		calls.Store(0)
 		start = time.Now()

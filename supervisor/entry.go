@@ -27,12 +27,20 @@ func (p *entry) SendUserMessage(_ *actor.PID, message any) {
 		if m != nil {
 			p.e.executeMessage(*m, sender)
 		}
+	case messages.GetStats:
+		p.forward(&m, sender)
 	default:
-		if sender != nil {
-			p.e.root.RequestWithCustomSender(p.e.sup, message, sender)
-		} else {
-			p.e.root.Send(p.e.sup, message)
-		}
+		p.forward(message, sender)
+	}
+}
+
+// forward passes a message other than Execute to the supervisor actor, keeping its sender.
+func (p *entry) forward(message any, sender *actor.PID) {
+	switch {
+	case sender != nil:
+		p.e.root.RequestWithCustomSender(p.e.sup, message, sender)
+	default:
+		p.e.root.Send(p.e.sup, message)
 	}
 }
 

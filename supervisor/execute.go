@@ -155,8 +155,13 @@ func (c *call) finishSlow(err error) {
 		return
 	}
 	level := zap.WarnLevel
-	if c.critical {
+	switch {
+	case c.critical:
 		level = zap.ErrorLevel
+	case c.attempts == 0 && policy.IsServiceUnavailable(err):
+		// A fast refusal by an open breaker or an empty limiter is the breaker working,
+		// not a new failure: at Warn it would flood the logs during every incident.
+		level = zap.DebugLevel
 	}
 	if ce := e.log.Check(level, "operation failed"); ce != nil {
 		ce.Write(zap.String("op", c.id), zap.Stringer("policy", c.policy), zap.Int("attempts", c.attempts), zap.Bool("critical", c.critical), zap.Error(err))

@@ -108,8 +108,8 @@ func TestLogsBreakerTrip(t *testing.T) {
 		t.Fatalf("state change entries = %v; want one", trips)
 	}
 	f := trips[0].ContextMap()
-	if trips[0].Level != zap.DebugLevel || f["from"] != "closed" || f["to"] != "open" {
-		t.Fatalf("state change = %v %v; want Debug closed → open", trips[0].Level, f)
+	if trips[0].Level != zap.InfoLevel || f["from"] != "closed" || f["to"] != "open" {
+		t.Fatalf("state change = %v %v; want Info closed → open", trips[0].Level, f)
 	}
 
 	failures := logs.FilterMessage("operation failed").AllUntimed()
@@ -194,14 +194,14 @@ func TestNothingLoggedAtDebugWhenLevelIsInfo(t *testing.T) {
 			t.Errorf("logged at %v with the level at Info: %q %v", entry.Level, entry.Message, entry.ContextMap())
 		}
 	}
-	for _, msg := range []string{"applying policy", "retrying", "breaker state change", "circuit open", "rate limited", "rate limit decision"} {
+	for _, msg := range []string{"applying policy", "retrying", "circuit open", "rate limited", "rate limit decision"} {
 		if n := logs.FilterMessage(msg).Len(); n != 0 {
 			t.Errorf("%q logged %d times at Info", msg, n)
 		}
 	}
-	// 2 breaker failures + 1 rejection + 1 rate-limit rejection.
-	if n := logs.FilterMessage("operation failed").Len(); n != 4 {
-		t.Errorf("operation failed logged %d times; want 4", n)
+	// The 2 breaker failures; the fast refusals (open breaker, empty limiter) are Debug.
+	if n := logs.FilterMessage("operation failed").Len(); n != 2 {
+		t.Errorf("operation failed logged %d times; want 2", n)
 	}
 }
 

@@ -142,7 +142,7 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	}
 	expired := r.ctx.expired()
 	r.ctx.end(endCanceled)
-	c.attempts += r.inner.attempts
+	c.attempts = r.inner.attempts // the copy started from c.attempts
 	if !r.returned {
 		return v, &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: errGoexit}
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/bulwark-go/bulwark/actors"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -175,9 +176,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.trips, e.trips.Load())
 	counter(d.droppedEvents, e.eventsDropped.Load())
 
-	for name, l := range *e.breakers.Load() {
+	e.breakers.Range(func(name string, l *actors.BreakerLink) bool {
 		if l.View().Retired {
-			continue
+			return true
 		}
 		name = labelValue(name)
 		s := l.Stats()
@@ -188,10 +189,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.breakerTrips, s.Trips, name)
 		gauge(d.actorDepth, float64(max(l.MailboxDepth(), 0)), kindBreaker, name)
 		counter(d.actorRestarts, l.Restarts(), kindBreaker, name)
-	}
-	for name, l := range *e.limiters.Load() {
+		return true
+	})
+	e.limiters.Range(func(name string, l *actors.LimiterLink) bool {
 		if l.View().Retired {
-			continue
+			return true
 		}
 		name = labelValue(name)
 		s := l.Stats()
@@ -201,7 +203,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(d.limiterTok, s.Tokens, name)
 		gauge(d.actorDepth, float64(max(l.MailboxDepth(), 0)), kindLimiter, name)
 		counter(d.actorRestarts, l.Restarts(), kindLimiter, name)
-	}
+		return true
+	})
 	gauge(d.actorDepth, float64(max(e.supDepth.depth(), 0)), kindSupervisor, supervisorName)
 	counter(d.actorRestarts, e.supRestarts.Load(), kindSupervisor, supervisorName)
 

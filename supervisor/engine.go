@@ -47,8 +47,8 @@ type Engine struct {
 	supDone   chan struct{}
 	tickets   atomic.Uint64
 
-	breakers atomic.Pointer[map[string]*actors.BreakerLink]
-	limiters atomic.Pointer[map[string]*actors.LimiterLink]
+	breakers linkMap[*actors.BreakerLink]
+	limiters linkMap[*actors.LimiterLink]
 	reg      registry // owned by the supervisor actor
 	plans    planCache
 	warned   sync.Map // warnings already logged once
@@ -92,8 +92,6 @@ func New(opts ...Option) (*Engine, error) {
 		drain:   make(chan struct{}, 1),
 		supDone: make(chan struct{}),
 	}
-	e.breakers.Store(&map[string]*actors.BreakerLink{})
-	e.limiters.Store(&map[string]*actors.LimiterLink{})
 	if cfg.histogram {
 		e.hist = newHistogram()
 	}

@@ -16,7 +16,7 @@ import (
 func (e *Engine) breaker(ctx context.Context, name string, p policy.CircuitBreakerPolicy, register bool) (*actors.BreakerLink, error) {
 	for range 3 {
 		if !register {
-			if l := (*e.breakers.Load())[name]; l != nil && !l.View().Retired {
+			if l := e.breakers.Get(name); l != nil && !l.View().Retired {
 				e.checkConfig("b:"+name, !l.Registered() && !sameName(l.Origin(), p, func(q *policy.CircuitBreakerPolicy, n string) { q.Name = n }), name, p)
 				return l, nil
 			}
@@ -27,7 +27,7 @@ func (e *Engine) breaker(ctx context.Context, name string, p policy.CircuitBreak
 		if err := e.ensured(ans, err, name); err != nil {
 			return nil, err
 		}
-		if l := (*e.breakers.Load())[name]; l != nil && (register || !l.View().Retired) {
+		if l := e.breakers.Get(name); l != nil && (register || !l.View().Retired) {
 			return l, nil
 		}
 	}
@@ -38,7 +38,7 @@ func (e *Engine) breaker(ctx context.Context, name string, p policy.CircuitBreak
 func (e *Engine) limiter(ctx context.Context, name string, p policy.RateLimitPolicy, register bool) (*actors.LimiterLink, error) {
 	for range 3 {
 		if !register {
-			if l := (*e.limiters.Load())[name]; l != nil && !l.View().Retired {
+			if l := e.limiters.Get(name); l != nil && !l.View().Retired {
 				e.checkConfig("l:"+name, !l.Registered() && !sameName(l.Origin(), p, func(q *policy.RateLimitPolicy, n string) { q.Name = n }), name, p)
 				return l, nil
 			}
@@ -49,7 +49,7 @@ func (e *Engine) limiter(ctx context.Context, name string, p policy.RateLimitPol
 		if err := e.ensured(ans, err, name); err != nil {
 			return nil, err
 		}
-		if l := (*e.limiters.Load())[name]; l != nil && (register || !l.View().Retired) {
+		if l := e.limiters.Get(name); l != nil && (register || !l.View().Retired) {
 			return l, nil
 		}
 	}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"maps"
 
+	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/messages"
 )
 
@@ -67,12 +68,18 @@ func (e *Engine) Metrics() Metrics {
 		Breakers:             map[string]BreakerStats{},
 		Limiters:             map[string]LimiterStats{},
 	}
-	for name, l := range *e.breakers.Load() {
-		m.Breakers[name] = l.Stats()
-	}
-	for name, l := range *e.limiters.Load() {
-		m.Limiters[name] = l.Stats()
-	}
+	e.breakers.Range(func(name string, l *actors.BreakerLink) bool {
+		if !l.View().Retired {
+			m.Breakers[name] = l.Stats()
+		}
+		return true
+	})
+	e.limiters.Range(func(name string, l *actors.LimiterLink) bool {
+		if !l.View().Retired {
+			m.Limiters[name] = l.Stats()
+		}
+		return true
+	})
 	return m
 }
 

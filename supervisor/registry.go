@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"maps"
 	"strconv"
 	"time"
 
@@ -20,10 +19,19 @@ import (
 // actor touches it.
 type registry struct {
 	incarnation map[string]int
+	byPID       map[string]child // child actor id → what it is
+}
+
+// child names a breaker or limiter actor in the registry.
+type child struct {
+	breaker *actors.BreakerLink
+	limiter *actors.LimiterLink
+	name    string
 }
 
 func (r *registry) init() {
 	r.incarnation = map[string]int{}
+	r.byPID = map[string]child{}
 }
 
 // Requests to the supervisor actor, from the engine's own callers. Pure data.
@@ -127,8 +135,7 @@ func (s *supervisorActor) childName(kind, name string) string {
 
 func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
 	e := s.e
-	cur := *e.breakers.Load()
-	if l, ok := cur[m.name]; ok && !l.View().Retired {
+	if l := e.breakers.Get(m.name); l != nil && !l.View().Retired {
 		if m.register {
 			l.SetRegistered()
 			p := m.policy
@@ -150,9 +157,8 @@ func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
 	l.SetPID(pid)
 	// No c.Watch: a parent receives its child's Terminated anyway, and the second one a
 	// watch adds can reach a supervisor that already stopped, as a dead letter.
-	next := maps.Clone(cur)
-	next[m.name] = l
-	e.breakers.Store(&next)
+	e.reg.byPID[pid.Id] = child{breaker: l, name: m.name}
+	e.breakers.Store(m.name, l)
 	if m.register {
 		l.SetRegistered()
 	}
@@ -164,8 +170,7 @@ func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
 
 func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
 	e := s.e
-	cur := *e.limiters.Load()
-	if l, ok := cur[m.name]; ok && !l.View().Retired {
+	if l := e.limiters.Get(m.name); l != nil && !l.View().Retired {
 		if m.register {
 			l.SetRegistered()
 			p := m.policy
@@ -184,9 +189,8 @@ func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
 		return
 	}
 	l.SetPID(pid)
-	next := maps.Clone(cur)
-	next[m.name] = l
-	e.limiters.Store(&next)
+	e.reg.byPID[pid.Id] = child{limiter: l, name: m.name}
+	e.limiters.Store(m.name, l)
 	if m.register {
 		l.SetRegistered()
 	}
@@ -200,41 +204,37 @@ func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
 func (s *supervisorActor) scan(c actor.Context) {
 	e := s.e
 	cutoff := time.Now().Add(-e.cfg.idleTimeout)
-	for _, l := range *e.breakers.Load() {
+	e.breakers.Range(func(_ string, l *actors.BreakerLink) bool {
 		if !l.Registered() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
-	}
-	for _, l := range *e.limiters.Load() {
+		return true
+	})
+	e.limiters.Range(func(_ string, l *actors.LimiterLink) bool {
 		if !l.Registered() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
-	}
+		return true
+	})
 }
 
 // forget drops a stopped child from the published maps.
 func (s *supervisorActor) forget(who *actor.PID) {
 	e := s.e
-	for name, l := range *e.breakers.Load() {
-		if l.PID().Equal(who) {
-			next := maps.Clone(*e.breakers.Load())
-			delete(next, name)
-			e.breakers.Store(&next)
-			if ce := e.log.Check(zap.DebugLevel, "breaker stopped"); ce != nil {
-				ce.Write(zap.String("breaker", name))
-			}
-			return
-		}
+	ch, ok := e.reg.byPID[who.Id]
+	if !ok {
+		return
 	}
-	for name, l := range *e.limiters.Load() {
-		if l.PID().Equal(who) {
-			next := maps.Clone(*e.limiters.Load())
-			delete(next, name)
-			e.limiters.Store(&next)
-			if ce := e.log.Check(zap.DebugLevel, "limiter stopped"); ce != nil {
-				ce.Write(zap.String("limiter", name))
-			}
-			return
+	delete(e.reg.byPID, who.Id)
+	if ch.breaker != nil {
+		e.breakers.Delete(ch.name, ch.breaker)
+		if ce := e.log.Check(zap.DebugLevel, "breaker stopped"); ce != nil {
+			ce.Write(zap.String("breaker", ch.name))
 		}
+		return
+	}
+	e.limiters.Delete(ch.name, ch.limiter)
+	if ce := e.log.Check(zap.DebugLevel, "limiter stopped"); ce != nil {
+		ce.Write(zap.String("limiter", ch.name))
 	}
 }

@@ -58,6 +58,7 @@ type call struct {
 	id       string
 	critical bool
 	policy   policy.Policy // what the caller passed, for logs
+	logged   bool          // "applying policy" was logged for this call
 	attempts int
 	start    time.Time
 }
@@ -105,9 +106,6 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 			return v, pl.err
 		}
 		stages = pl.stages
-		if ce := e.log.Check(zap.DebugLevel, "applying policy"); ce != nil {
-			ce.Write(zap.String("op", c.id), zap.Stringer("policy", p))
-		}
 	}
 	if !e.enter() {
 		return v, shutdownErr(c.id)
@@ -122,9 +120,6 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 
 // executeRetry is the retry-only path: no plan, no allocation on success.
 func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(context.Context) (T, error)) (v T, err error) {
-	if ce := e.log.Check(zap.DebugLevel, "applying policy"); ce != nil {
-		ce.Write(zap.String("op", c.id), zap.Stringer("policy", c.policy))
-	}
 	if !e.enter() {
 		return v, shutdownErr(c.id)
 	}
@@ -134,6 +129,20 @@ func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(conte
 	v, err = runRetry(c.ctx, c, p.MaxAttempts, p.Backoff, nil, fn)
 	c.finish(err)
 	return v, err
+}
+
+// logPolicy logs "applying policy" at Debug, once per call, when the policy first has
+// something to do: before a retry, when a breaker or limiter must ask its actor or
+// refuses, when a timeout stage starts, or when the call fails. A call that passes
+// straight through pays no level check (zap's costs ~4 ns, a fifth of the success path).
+func (c *call) logPolicy() {
+	if c.logged {
+		return
+	}
+	c.logged = true
+	if ce := c.e.log.Check(zap.DebugLevel, "applying policy"); ce != nil {
+		ce.Write(zap.String("op", c.id), zap.Stringer("policy", c.policy))
+	}
 }
 
 // finish counts the operation and logs its failure.
@@ -147,6 +156,9 @@ func (c *call) finish(err error) {
 
 func (c *call) finishSlow(err error) {
 	e := c.e
+	if err != nil {
+		c.logPolicy()
+	}
 	if e.hist != nil {
 		e.hist.observe(time.Since(c.start))
 	}
@@ -254,6 +266,7 @@ func runRetry[T any](ctx context.Context, c *call, attempts int, backoff policy.
 			return v, err
 		}
 		c.e.retries.Add(1)
+		c.logPolicy()
 		if ce := c.e.log.Check(zap.DebugLevel, "retrying"); ce != nil {
 			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", attempts), zap.Duration("delay", delay), zap.Error(err))
 		}

@@ -71,6 +71,7 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		}
 		return v, err
 	}
+	c.logPolicy()
 	gen, probe, l, err := c.admit(ctx, s, l)
 	if err != nil {
 		return v, err
@@ -207,6 +208,7 @@ func runLimiter[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		return v, err
 	}
 	if !l.TryTake() {
+		c.logPolicy()
 		if err := c.acquire(ctx, s, l); err != nil {
 			return v, err
 		}

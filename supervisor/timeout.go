@@ -115,6 +115,7 @@ const (
 // Shutdown waiting until it returns.
 func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	e := c.e
+	c.logPolicy()
 	r := &timeoutRun[T]{wake: make(chan struct{}, 1), inner: *c}
 	r.ctx.parent = ctx
 	r.ctx.deadline = time.Now().Add(s.timeout)

@@ -54,6 +54,7 @@ type Engine struct {
 	warned   sync.Map // warnings already logged once
 	events   eventHub
 	hist     *histogram
+	slots    sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
 
 	done         chan struct{} // closed when Shutdown gives up waiting: releases waiters
 	drain        chan struct{} // cap 1: an in-flight call finished after closed was set

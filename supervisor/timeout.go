@@ -116,21 +116,29 @@ const (
 func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	e := c.e
 	c.logPolicy()
-	r := &timeoutRun[T]{wake: make(chan struct{}, 1), inner: *c}
+	sl := e.timeoutSlot(s.timeout)
+	r := &timeoutRun[T]{wake: sl.wake, inner: *c}
 	r.ctx.parent = ctx
 	r.ctx.deadline = time.Now().Add(s.timeout)
-	timer := time.NewTimer(s.timeout)
 	go r.work(e, rest, fn)
 
+	woke := false
 	select {
-	case <-r.wake:
-	case <-timer.C:
+	case <-sl.wake:
+		woke = true
+	case <-sl.timer.C:
 		r.ctx.end(endDeadline)
 	case <-ctx.Done():
 		r.ctx.end(endParent)
 	}
-	timer.Stop()
-	if r.state.CompareAndSwap(running, gaveUp) {
+	sl.timer.Stop()
+	if !r.state.CompareAndSwap(running, gaveUp) && !woke {
+		<-sl.wake // the goroutine finished as the deadline came: take its signal
+	}
+	// The goroutine sends on wake only when it finished first, and that send has been
+	// received: the slot is free for the next call either way.
+	e.slots.Put(sl)
+	if r.state.Load() == gaveUp {
 		// The function has not returned: give up on it. r.inner belongs to the goroutine
 		// still running: its attempts are not read, and the abandoned attempt counts as one.
 		e.abandoned.Add(1)
@@ -154,6 +162,22 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 }
 
 var errGoexit = errors.New("supervisor: the function called runtime.Goexit")
+
+// timeoutSlot is what a Timeout stage needs from one call to the next: its wake channel
+// and its timer. The engine recycles slots, so a timeout allocates neither.
+type timeoutSlot struct {
+	wake  chan struct{} // cap 1
+	timer *time.Timer
+}
+
+// timeoutSlot returns a free slot whose timer fires d from now.
+func (e *Engine) timeoutSlot(d time.Duration) *timeoutSlot {
+	if sl, _ := e.slots.Get().(*timeoutSlot); sl != nil {
+		sl.timer.Reset(d)
+		return sl
+	}
+	return &timeoutSlot{wake: make(chan struct{}, 1), timer: time.NewTimer(d)}
+}
 
 // work runs on the stage's goroutine.
 func (r *timeoutRun[T]) work(e *Engine, rest []stage, fn func(context.Context) (T, error)) {

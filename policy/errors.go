@@ -111,7 +111,7 @@ func (e *Error) writeReason(b *strings.Builder) {
 }
 
 // Unwrap returns Kind and Err, leaving out whichever is nil, so errors.Is and errors.As see
-// both.
+// both. An error with a sentinel Kind and no cause unwraps without allocating.
 func (e *Error) Unwrap() []error {
 	if e == nil {
 		return nil
@@ -122,10 +122,28 @@ func (e *Error) Unwrap() []error {
 	case e.Kind == nil:
 		return []error{e.Err}
 	case e.Err == nil:
+		if one, ok := kindOnly[e.Kind]; ok {
+			return one
+		}
 		return []error{e.Kind}
 	}
 	return []error{e.Kind, e.Err}
 }
+
+// Is reports whether target is e's Kind, so the common errors.Is(err, ErrCircuitOpen)
+// matches without walking the chain.
+func (e *Error) Is(target error) bool { return e != nil && e.Kind != nil && e.Kind == target }
+
+// kindOnly holds, for each sentinel, the one-element slice an *Error with that Kind and
+// no cause unwraps to. The slices are never modified.
+var kindOnly = func() map[error][]error {
+	m := map[error][]error{}
+	for _, k := range []error{ErrCircuitOpen, ErrRateLimited, ErrTimeout, ErrRetryExhausted, ErrCancelled,
+		ErrInvalidPolicy, ErrPanic, ErrShutdown, ErrOverloaded} {
+		m[k] = []error{k}
+	}
+	return m
+}()
 
 // errPermanent is what a Permanent error matches; IsPermanent looks for it.
 var errPermanent = errors.New("policy: permanent")

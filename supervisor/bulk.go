@@ -11,10 +11,11 @@ import (
 
 // ExecuteAll runs every function of fns under p, as that many concurrent callers of
 // ExecuteWithPolicy would, at most 4 × GOMAXPROCS at a time, and returns their values and
-// errors in the order of fns. Each function is one operation. The calling goroutine
-// works through the batch itself while helper goroutines join it one by one, each taking
-// the next function with one atomic increment: a batch of quick functions costs little
-// more than calling them in a loop, and slow or blocking ones overlap. p is compiled once for the whole
+// errors in the order of fns. Each function is one operation, counted in Metrics when
+// ExecuteAll returns. The calling goroutine works through the batch itself while helper
+// goroutines join it one by one, each claiming a few functions at a time; the batch
+// passes the shutdown gate once and counts its outcomes once, so a batch of quick
+// functions costs less than calling them in a loop, and slow or blocking ones overlap. p is compiled once for the whole
 // batch. An invalid p, nil context or nil engine fails every entry with the same error
 // and runs nothing; a nil function fails its own entry.
 func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []func(context.Context) (T, error)) ([]T, []error) {
@@ -29,36 +30,110 @@ func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []fu
 		}
 		return vals, errs
 	}
-	var (
-		next    atomic.Int64
-		helpers atomic.Int64
-		wg      sync.WaitGroup
-	)
-	limit := int64(min(len(fns), 4*runtime.GOMAXPROCS(0)) - 1)
-	var work func()
-	// recruit starts one more helper, up to the limit, while work remains. Each helper
-	// recruits the next as it starts, so helpers multiply only while the batch lasts
-	// long enough for them to be scheduled: a batch of quick functions is done by the
-	// caller alone before the first helper runs, and pays for one goroutine start.
-	recruit := func() {
-		if int(next.Load()) < len(fns) && helpers.Add(1) <= limit {
-			wg.Go(work)
+	n := int64(len(fns))
+	if !e.enterBatch(n) {
+		for i := range errs {
+			errs[i] = shutdownErr("")
 		}
+		return vals, errs
 	}
-	work = func() {
-		recruit()
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= len(fns) {
-				return
-			}
-			c := call{ctx: ctx}
-			vals[i], errs[i] = execute(&c, e, p, fns[i])
-		}
+	limit := min(n, int64(4*runtime.GOMAXPROCS(0))) - 1
+	b := &batch[T]{
+		ctx: ctx, e: e, p: p, fns: fns, vals: vals, errs: errs, n: n, limit: limit,
+		// Each worker claims a few functions at a time, so the shared index is touched
+		// once per chunk, not once per function.
+		chunk: min(max(n/(4*(limit+1)), 1), 16),
 	}
-	work()
-	wg.Wait()
+	b.work()
+	b.wg.Wait()
+	e.leaveBatch(b.total)
 	return vals, errs
+}
+
+// batch is one ExecuteAll in progress.
+type batch[T any] struct {
+	ctx     context.Context
+	e       *Engine
+	p       policy.Policy
+	fns     []func(context.Context) (T, error)
+	vals    []T
+	errs    []error
+	n       int64
+	limit   int64 // helper goroutines at most
+	chunk   int64
+	next    atomic.Int64 // the next function to claim
+	helpers atomic.Int64
+	wg      sync.WaitGroup
+	mu      sync.Mutex // guards total
+	total   tally
+}
+
+// recruit starts one more helper, up to the limit, while work remains. Each helper
+// recruits the next as it starts, so helpers multiply only while the batch lasts long
+// enough for them to be scheduled: a batch of quick functions is done by the caller
+// alone before the first helper runs, and pays for one goroutine start.
+func (b *batch[T]) recruit() {
+	if b.next.Load() < b.n && b.helpers.Add(1) <= b.limit {
+		b.wg.Go(b.work)
+	}
+}
+
+// work runs claimed functions until none are left, then adds its tally to the total.
+func (b *batch[T]) work() {
+	b.recruit()
+	var t tally
+	for {
+		start := b.next.Add(b.chunk) - b.chunk
+		if start >= b.n {
+			break
+		}
+		for i := start; i < min(start+b.chunk, b.n); i++ {
+			if b.fns[i] == nil {
+				t.refused++
+				b.errs[i] = invalid("", "function is nil")
+				continue
+			}
+			c := call{ctx: b.ctx, tally: &t}
+			v, err := execute(&c, b.e, b.p, b.fns[i])
+			b.vals[i] = v
+			if err != nil { // the slices start zeroed: skip the write barrier of a nil
+				b.errs[i] = err
+			}
+		}
+	}
+	b.mu.Lock()
+	b.total.add(t)
+	b.mu.Unlock()
+}
+
+// tally counts the operations of one ExecuteAll worker; only that worker touches it.
+type tally struct{ ok, failed, refused uint64 }
+
+func (t *tally) add(u tally) {
+	t.ok += u.ok
+	t.failed += u.failed
+	t.refused += u.refused
+}
+
+// enterBatch admits n calls through the shutdown gate at once.
+func (e *Engine) enterBatch(n int64) bool {
+	e.entered.Add(uint64(n))
+	if e.closed.Load() {
+		e.refused.Add(uint64(n))
+		e.wakeDrain()
+		return false
+	}
+	return true
+}
+
+// leaveBatch records a batch's outcomes, once, when the whole batch has returned.
+func (e *Engine) leaveBatch(t tally) {
+	e.succeeded.Add(t.ok)
+	e.failed.Add(t.failed)
+	e.refused.Add(t.refused)
+	if e.closed.Load() {
+		e.wakeDrain()
+	}
 }
 
 // precheck validates what every entry of a batch shares.

@@ -59,6 +59,7 @@ type call struct {
 	critical bool
 	policy   policy.Policy // what the caller passed, for logs
 	logged   bool          // "applying policy" was logged for this call
+	tally    *tally        // set by ExecuteAll: the batch counts its operations itself
 	attempts int
 	start    time.Time
 }
@@ -83,7 +84,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	case nil:
 		return v, invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
-		if !e.enter() {
+		if !c.enter() {
 			return v, shutdownErr(c.id)
 		}
 		if e.hist != nil {
@@ -107,7 +108,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 		}
 		stages = pl.stages
 	}
-	if !e.enter() {
+	if !c.enter() {
 		return v, shutdownErr(c.id)
 	}
 	if e.hist != nil {
@@ -120,13 +121,15 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 
 // executeRetry is the retry-only path: no plan, no allocation on success.
 func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(context.Context) (T, error)) (v T, err error) {
-	if !e.enter() {
+	if !c.enter() {
 		return v, shutdownErr(c.id)
 	}
 	if e.hist != nil {
 		c.start = time.Now()
 	}
-	v, err = runRetry(c.ctx, c, p.MaxAttempts, p.Backoff, nil, fn)
+	if v, err = invoke(c.ctx, c, fn); err != nil {
+		v, err = retryAfterFailure(c.ctx, c, p.MaxAttempts, p.Backoff, nil, fn, v, err)
+	}
 	c.finish(err)
 	return v, err
 }
@@ -145,9 +148,14 @@ func (c *call) logPolicy() {
 	}
 }
 
+// enter passes the shutdown gate; a batch passed it once for all its calls.
+func (c *call) enter() bool {
+	return c.tally != nil || c.e.enter()
+}
+
 // finish counts the operation and logs its failure.
 func (c *call) finish(err error) {
-	if err == nil && c.e.hist == nil {
+	if err == nil && c.e.hist == nil && c.tally == nil {
 		c.e.leave(true)
 		return
 	}
@@ -162,7 +170,14 @@ func (c *call) finishSlow(err error) {
 	if e.hist != nil {
 		e.hist.observe(time.Since(c.start))
 	}
-	e.leave(err == nil)
+	switch {
+	case c.tally == nil:
+		e.leave(err == nil)
+	case err == nil:
+		c.tally.ok++
+	default:
+		c.tally.failed++
+	}
 	if err == nil {
 		return
 	}
@@ -250,8 +265,17 @@ func shutdownErr(op string) error {
 // runRetry runs the rest of the pipeline up to attempts times, waiting backoff (nil:
 // the default) or the error's RetryAfter between attempts.
 func runRetry[T any](ctx context.Context, c *call, attempts int, backoff policy.Backoff, rest []stage, fn func(context.Context) (T, error)) (T, error) {
+	v, err := run(ctx, c, rest, fn)
+	if err == nil {
+		return v, nil
+	}
+	return retryAfterFailure(ctx, c, attempts, backoff, rest, fn, v, err)
+}
+
+// retryAfterFailure goes on from a failed first attempt (v, err): the retry loop lives
+// apart from runRetry so that the success path pays only for the first attempt.
+func retryAfterFailure[T any](ctx context.Context, c *call, attempts int, backoff policy.Backoff, rest []stage, fn func(context.Context) (T, error), v T, err error) (T, error) {
 	for attempt := 1; ; attempt++ {
-		v, err := run(ctx, c, rest, fn)
 		if err == nil || !policy.IsRetryable(err) {
 			return v, err
 		}
@@ -275,6 +299,7 @@ func runRetry[T any](ctx context.Context, c *call, attempts int, backoff policy.
 				return v, cancelled(c, ctx, nil)
 			}
 		}
+		v, err = run(ctx, c, rest, fn)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
-	"github.com/bulwark-go/bulwark/internal/fault"
 	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
@@ -115,10 +113,8 @@ func (l *BreakerLink) retire() {
 // failures), Reconfigure, GetStats and Passivate, and moves itself from open to
 // half-open on its own timer.
 type Breaker struct {
-	l      *BreakerLink
-	timers *scheduler.TimerScheduler
-	cancel scheduler.CancelFunc
-	crash  string // a PanicOnNext reason waiting for the next request
+	base
+	l *BreakerLink
 }
 
 var _ actor.Actor = (*Breaker)(nil)
@@ -126,30 +122,16 @@ var _ actor.Actor = (*Breaker)(nil)
 // Receive handles one message.
 func (b *Breaker) Receive(c actor.Context) {
 	l := b.l
-	switch m := c.Message().(type) {
+	switch c.Message().(type) {
 	case *actor.Started:
 		b.started(c)
-		return
-	case *actor.Restarting:
-		l.pending.answerCrash(c)
-		l.restarts.Add(1)
-		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
-		b.stopTimer()
 		return
 	case *actor.Stopping:
 		b.stopTimer()
 		l.retire()
 		return
-	case *actor.Stopped:
-		close(l.stopped)
-		return
-	case *fault.Panic:
-		panic(m.Reason)
-	case *fault.PanicOnNext:
-		b.crash = m.Reason
-		return
-	case *fault.Block:
-		<-m.Release
+	}
+	if b.common(c, &l.link) {
 		return
 	}
 
@@ -160,8 +142,7 @@ func (b *Breaker) Receive(c actor.Context) {
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		l.pending.begin(c, m.Ticket)
-		b.maybeCrash()
+		b.request(c, &l.link, m.Ticket)
 		gen, retryAfter, ok := l.circuit.Acquire(now)
 		if ok {
 			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen})
@@ -169,8 +150,7 @@ func (b *Breaker) Receive(c actor.Context) {
 			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter})
 		}
 	case *messages.Report:
-		l.pending.begin(c, m.Ticket)
-		b.maybeCrash()
+		b.request(c, &l.link, m.Ticket)
 		l.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
 		b.settle(c, before, now)
 		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
@@ -181,23 +161,16 @@ func (b *Breaker) Receive(c actor.Context) {
 		}
 		l.circuit.Advance(now)
 	case *messages.Reconfigure:
-		l.pending.begin(c, m.Ticket)
-		b.maybeCrash()
+		b.request(c, &l.link, m.Ticket)
 		if m.Breaker != nil {
 			l.circuit.Reconfigure(*m.Breaker)
 		}
 		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 	case *messages.GetStats:
-		l.pending.begin(c, m.Ticket)
-		b.maybeCrash()
+		b.request(c, &l.link, m.Ticket)
 		l.publish()
 		stats := l.Stats()
-		if m.Ticket == 0 {
-			c.Respond(&stats)
-			l.pending.end()
-		} else {
-			l.pending.respond(c, &messages.Stats{Ticket: m.Ticket, Name: l.name, Breaker: &stats})
-		}
+		b.answerStats(c, &l.link, m, &messages.Stats{Breaker: &stats})
 	case *messages.Passivate:
 		busy := l.successes.Load() != l.activityMark
 		l.activityMark = l.successes.Load()
@@ -216,24 +189,9 @@ func (b *Breaker) Receive(c actor.Context) {
 	b.settle(c, before, now)
 }
 
-func (b *Breaker) maybeCrash() {
-	if b.crash != "" {
-		reason := b.crash
-		b.crash = ""
-		panic(reason)
-	}
-}
-
 func (b *Breaker) started(c actor.Context) {
 	l := b.l
-	b.timers = scheduler.NewTimerScheduler(c)
-	if l.Restarts() > 0 {
-		l.hooks.logger().Warn("breaker actor restarted after a panic; state kept",
-			zap.String("breaker", l.name), zap.Stringer("state", l.circuit.State()))
-		if l.hooks.Restarted != nil {
-			l.hooks.Restarted(l.name)
-		}
-	}
+	b.start(c, &l.link, &l.hooks, "breaker", zap.Stringer("state", l.circuit.State()))
 	now := time.Now()
 	if l.circuit.Advance(now) {
 		b.changed(messages.Open, now)
@@ -284,12 +242,5 @@ func (b *Breaker) armTimer(c actor.Context, now time.Time) {
 		return
 	}
 	l.timerGen++
-	b.cancel = b.timers.SendOnce(max(l.circuit.OpenUntil().Sub(now), 0), c.Self(), &messages.Tick{Generation: l.timerGen})
-}
-
-func (b *Breaker) stopTimer() {
-	if b.cancel != nil {
-		b.cancel()
-		b.cancel = nil
-	}
+	b.arm(c, max(l.circuit.OpenUntil().Sub(now), 0), l.timerGen)
 }

@@ -173,11 +173,7 @@ func (b *Bucket) NextDue() (time.Duration, bool) {
 
 // NextToken returns when the bucket will next hold a whole token, as of the last refill.
 func (b *Bucket) NextToken() time.Time {
-	d := b.wait(1)
-	if d == time.Duration(math.MaxInt64) {
-		return b.last.Add(d)
-	}
-	return b.last.Add(d)
+	return b.last.Add(b.wait(1))
 }
 
 // Release takes every whole token out of the bucket for the lock-free pool and returns

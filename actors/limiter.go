@@ -1,13 +1,10 @@
 package actors
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
-	"github.com/bulwark-go/bulwark/internal/fault"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -131,10 +128,8 @@ func (l *LimiterLink) retire() {
 // mode and wakes waiters on its own timer, and answers Cancel, Refund, Reconfigure,
 // GetStats and Passivate.
 type Limiter struct {
-	l      *LimiterLink
-	timers *scheduler.TimerScheduler
-	cancel scheduler.CancelFunc
-	crash  string
+	base
+	l *LimiterLink
 }
 
 var _ actor.Actor = (*Limiter)(nil)
@@ -142,23 +137,10 @@ var _ actor.Actor = (*Limiter)(nil)
 // Receive handles one message.
 func (a *Limiter) Receive(c actor.Context) {
 	l := a.l
-	switch m := c.Message().(type) {
+	switch c.Message().(type) {
 	case *actor.Started:
-		a.timers = scheduler.NewTimerScheduler(c)
-		if l.Restarts() > 0 {
-			l.hooks.logger().Warn("limiter actor restarted after a panic; state kept",
-				zap.String("limiter", l.name), zap.Int("waiting", l.bucket.Waiting()))
-			if l.hooks.Restarted != nil {
-				l.hooks.Restarted(l.name)
-			}
-		}
+		a.start(c, &l.link, &l.hooks, "limiter", zap.Int("waiting", l.bucket.Waiting()))
 		a.settle(c, time.Now())
-		return
-	case *actor.Restarting:
-		l.pending.answerCrash(c)
-		l.restarts.Add(1)
-		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
-		a.stopTimer()
 		return
 	case *actor.Stopping:
 		a.stopTimer()
@@ -168,16 +150,8 @@ func (a *Limiter) Receive(c actor.Context) {
 		}
 		l.publish()
 		return
-	case *actor.Stopped:
-		close(l.stopped)
-		return
-	case *fault.Panic:
-		panic(m.Reason)
-	case *fault.PanicOnNext:
-		a.crash = m.Reason
-		return
-	case *fault.Block:
-		<-m.Release
+	}
+	if a.common(c, &l.link) {
 		return
 	}
 
@@ -190,8 +164,7 @@ func (a *Limiter) Receive(c actor.Context) {
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
-		l.pending.begin(c, m.Ticket)
-		a.maybeCrash()
+		a.request(c, &l.link, m.Ticket)
 		granted, queued, retryAfter := l.bucket.Acquire(now, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, l.pool.Load())
 		switch {
 		case granted:
@@ -216,25 +189,18 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *messages.Refund:
 		l.bucket.Refund(now, l.pool.Load())
 	case *messages.Reconfigure:
-		l.pending.begin(c, m.Ticket)
-		a.maybeCrash()
+		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
 			l.bucket.Reclaim(l.pool.Swap(0))
 			l.bucket.Reconfigure(*m.Limiter, now, 0)
 		}
 		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 	case *messages.GetStats:
-		l.pending.begin(c, m.Ticket)
-		a.maybeCrash()
+		a.request(c, &l.link, m.Ticket)
 		l.bucket.Due(now, l.pool.Load(), nil, nil) // refill, so Tokens is current
 		a.settle(c, now)
 		stats := l.Stats()
-		if m.Ticket == 0 {
-			c.Respond(&stats)
-			l.pending.end()
-		} else {
-			l.pending.respond(c, &messages.Stats{Ticket: m.Ticket, Name: l.name, Limiter: &stats})
-		}
+		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
 		if l.bucket.Full(now, l.pool.Load()) {
@@ -250,14 +216,6 @@ func (a *Limiter) Receive(c actor.Context) {
 		return
 	}
 	a.settle(c, now)
-}
-
-func (a *Limiter) maybeCrash() {
-	if a.crash != "" {
-		reason := a.crash
-		a.crash = ""
-		panic(reason)
-	}
 }
 
 // answer sends msg to the waiter behind ticket, if known.
@@ -287,7 +245,7 @@ func (a *Limiter) settle(c actor.Context, now time.Time) {
 	a.stopTimer()
 	if d, ok := l.bucket.NextDue(); ok {
 		l.timerGen++
-		a.cancel = a.timers.SendOnce(max(d, time.Millisecond/10), c.Self(), &messages.Tick{Generation: l.timerGen})
+		a.arm(c, max(d, time.Millisecond/10), l.timerGen)
 	}
 
 	saturated := l.bucket.Waiting() > 0 || (l.pool.Load() == 0 && l.bucket.Tokens() < 1)
@@ -299,13 +257,6 @@ func (a *Limiter) settle(c actor.Context, now time.Time) {
 	}
 }
 
-func (a *Limiter) stopTimer() {
-	if a.cancel != nil {
-		a.cancel()
-		a.cancel = nil
-	}
-}
-
 // typeName names a message's type for logs without fmt on hot paths.
 func typeName(m any) string {
 	switch m.(type) {
@@ -314,5 +265,3 @@ func typeName(m any) string {
 	}
 	return fmtType(m)
 }
-
-var _ = math.MaxInt64

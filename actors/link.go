@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/bulwark-go/bulwark/internal/fault"
 	"github.com/bulwark-go/bulwark/messages"
 	"go.uber.org/zap"
 )
@@ -121,3 +123,87 @@ func (l *link) Mailbox() actor.MailboxProducer { return actor.Unbounded(&l.depth
 
 // MailboxDepth returns the number of messages queued for the actor or in progress.
 func (l *link) MailboxDepth() int64 { return l.depth.depth() }
+
+// base is what the breaker and limiter actors share: their timer, and the test-only
+// fault injection of package internal/fault.
+type base struct {
+	timers *scheduler.TimerScheduler
+	cancel scheduler.CancelFunc
+	crash  string // a PanicOnNext reason waiting for the next request
+}
+
+// common handles the messages both actors treat alike and reports whether m was one.
+// Started and Stopping are left to each actor.
+func (a *base) common(c actor.Context, l *link) bool {
+	switch m := c.Message().(type) {
+	case *actor.Restarting:
+		l.pending.answerCrash(c)
+		l.restarts.Add(1)
+		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
+		a.stopTimer()
+	case *actor.Stopped:
+		close(l.stopped)
+	case *fault.Panic:
+		panic(m.Reason)
+	case *fault.PanicOnNext:
+		a.crash = m.Reason
+	case *fault.Block:
+		<-m.Release
+	default:
+		return false
+	}
+	return true
+}
+
+// start creates the timer scheduler of a new incarnation and reports a restart.
+func (a *base) start(c actor.Context, l *link, hooks *Hooks, kind string, state zap.Field) {
+	a.timers = scheduler.NewTimerScheduler(c)
+	if l.Restarts() == 0 {
+		return
+	}
+	hooks.logger().Warn(kind+" actor restarted after a panic; state kept", zap.String(kind, l.name), state)
+	if hooks.Restarted != nil {
+		hooks.Restarted(l.name)
+	}
+}
+
+// request starts handling a request that carries ticket: it is remembered, so the
+// caller is answered if the actor panics, and an injected crash fires now.
+func (a *base) request(c actor.Context, l *link, ticket uint64) {
+	l.pending.begin(c, ticket)
+	if a.crash != "" {
+		reason := a.crash
+		a.crash = ""
+		panic(reason)
+	}
+}
+
+// answerStats answers GetStats with stats, wrapped in a *messages.Stats when it carried
+// a ticket.
+func (a *base) answerStats(c actor.Context, l *link, m *messages.GetStats, stats *messages.Stats) {
+	if m.Ticket == 0 {
+		switch {
+		case stats.Breaker != nil:
+			c.Respond(stats.Breaker)
+		default:
+			c.Respond(stats.Limiter)
+		}
+		l.pending.end()
+		return
+	}
+	stats.Ticket, stats.Name = m.Ticket, l.name
+	l.pending.respond(c, stats)
+}
+
+// arm schedules a Tick of generation gen after d, replacing any armed one.
+func (a *base) arm(c actor.Context, d time.Duration, gen uint64) {
+	a.stopTimer()
+	a.cancel = a.timers.SendOnce(d, c.Self(), &messages.Tick{Generation: gen})
+}
+
+func (a *base) stopTimer() {
+	if a.cancel != nil {
+		a.cancel()
+		a.cancel = nil
+	}
+}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 )
@@ -41,5 +40,3 @@ func (h *histogram) snapshot() (buckets map[float64]uint64, count uint64, sum fl
 	count = cum + h.counts[len(histogramBounds)].Load()
 	return buckets, count, float64(h.sumNs.Load()) / float64(time.Second)
 }
-
-var _ = math.Inf

@@ -13,9 +13,13 @@ import (
 //
 // A limiter hands whole tokens out in advance to a lock-free pool that callers draw
 // from without asking the actor (see LimiterLink); every method that refills takes the
-// number of tokens still outstanding in that pool, and the bucket keeps
-// tokens + outstanding ≤ Burst, so over any window of length w at most Burst + rate·w
-// calls are admitted.
+// number of tokens still outstanding in that pool. Tokens sitting in the pool count as
+// tokens in the bucket, so the bucket stops filling while the pool is full. Callers
+// take pool tokens at times the bucket does not see, so it assumes the worst — that
+// they were taken as late as possible: until the moment the pool was seen to drain
+// (NoteDrained), or until now, the bucket fills only up to Burst minus the pool it
+// last handed out. So over any window of length w at most Burst + rate·w calls are
+// admitted, even after the pool sat full through a long idle period.
 //
 // Methods take the current time and never read the clock. The zero value is not usable;
 // build one with NewBucket. A Bucket is not safe for concurrent use: the Limiter actor is
@@ -28,6 +32,9 @@ type Bucket struct {
 	last   time.Time
 
 	queue []Waiter
+
+	poolSeen int64     // pool size when the bucket last looked at it or added to it
+	drained  time.Time // when the pool was last seen to run empty (zero: unknown)
 
 	granted, released, rejected uint64
 }
@@ -86,12 +93,32 @@ func (b *Bucket) Counters() (granted, released, rejected uint64) {
 // ObserveRejections adds n calls that callers refused from the published view.
 func (b *Bucket) ObserveRejections(n uint64) { b.rejected += n }
 
-func (b *Bucket) refill(now time.Time, outstanding int64) {
-	if now.After(b.last) {
-		b.tokens += now.Sub(b.last).Seconds() * b.rate
-		b.last = now
+// NoteDrained records that the pool ran empty at t (its last token was taken then).
+func (b *Bucket) NoteDrained(t time.Time) {
+	if t.After(b.drained) {
+		b.drained = t
 	}
-	if ceiling := b.burst - float64(outstanding); b.tokens > ceiling {
+}
+
+// refill adds the tokens earned since the last refill. While the pool held tokens the
+// bucket was, for all it knows, fuller by that many: it earns only up to Burst minus the
+// pool it last saw, until the pool's drain time if the pool is empty and that is known.
+func (b *Bucket) refill(now time.Time, outstanding int64) {
+	if outstanding == 0 && b.poolSeen > 0 && !b.drained.Before(b.last) && !b.drained.After(now) {
+		b.accrue(b.drained, b.burst-float64(b.poolSeen))
+		b.poolSeen = 0
+	}
+	b.accrue(now, b.burst-float64(max(b.poolSeen, outstanding)))
+	b.poolSeen = outstanding
+}
+
+// accrue earns tokens from b.last to t, the bucket holding at most ceiling.
+func (b *Bucket) accrue(t time.Time, ceiling float64) {
+	if t.After(b.last) {
+		b.tokens += t.Sub(b.last).Seconds() * b.rate
+		b.last = t
+	}
+	if b.tokens > ceiling {
 		b.tokens = math.Max(0, ceiling)
 	}
 }
@@ -189,11 +216,14 @@ func (b *Bucket) Release(now time.Time, outstanding int64) int64 {
 	}
 	b.tokens -= n
 	b.released += uint64(n)
+	b.poolSeen += int64(n)
 	return int64(n)
 }
 
-// Reclaim puts back n tokens taken back from the lock-free pool (n ≤ released).
+// Reclaim puts back n tokens taken back from the lock-free pool (n ≤ released), which
+// is now empty.
 func (b *Bucket) Reclaim(n int64) {
+	b.poolSeen = 0
 	if n <= 0 {
 		return
 	}

@@ -39,12 +39,42 @@ func TestBucketReleaseKeepsPoolWithinBurst(t *testing.T) {
 	if n := b.Release(t0.Add(time.Second), 10); n != 0 {
 		t.Fatalf("released %d with a full pool outstanding, want 0", n)
 	}
-	// 4 taken from the pool: 4 may come back.
-	if n := b.Release(t0.Add(2*time.Second), 6); n != 4 {
+	// 4 taken from the pool at times the bucket did not see: for all it knows they were
+	// taken just now, so nothing was earned meanwhile.
+	if n := b.Release(t0.Add(2*time.Second), 6); n != 0 {
+		t.Fatalf("released %d right after 4 unseen takes, want 0", n)
+	}
+	// A second later the 4 free places have filled.
+	if n := b.Release(t0.Add(3*time.Second), 6); n != 4 {
 		t.Fatalf("released %d, want 4", n)
 	}
 	if g, r, _ := b.Counters(); g != 0 || r != 14 {
 		t.Fatalf("counters granted %d released %d, want 0 and 14", g, r)
+	}
+}
+
+// Regression: a pool that sat full through an idle period let the bucket fill as well,
+// so draining the pool and asking the actor admitted 2·Burst at one instant.
+func TestBucketDoesNotDoubleBurstAfterIdlePool(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(5), t0)
+	b.Release(t0, 0) // all 5 in the pool
+	drain := t0.Add(10 * time.Second)
+	b.NoteDrained(drain) // callers took the 5 after ten idle seconds
+	if ok, _, _ := b.Acquire(drain, Waiter{Ticket: 1}, 0); ok {
+		t.Fatal("granted a 6th token at the instant the pool drained: 2·Burst admitted")
+	}
+	// From the drain on the bucket fills as usual: half a second later it is full again.
+	b2 := NewBucket(policy.RateLimit(10).WithBurst(5), t0)
+	b2.Release(t0, 0)
+	b2.NoteDrained(drain)
+	later := drain.Add(500 * time.Millisecond)
+	for i := range 5 {
+		if ok, _, _ := b2.Acquire(later, Waiter{Ticket: uint64(i + 1)}, 0); !ok {
+			t.Fatalf("token %d of 5 refused 0.5s after the drain at 10/s", i+1)
+		}
+	}
+	if ok, _, _ := b2.Acquire(later, Waiter{Ticket: 9}, 0); ok {
+		t.Fatal("granted more than Burst after the drain")
 	}
 }
 

@@ -34,8 +34,9 @@ type LimiterView struct {
 // TryTake, View, Refused and Stats concurrently; everything else belongs to the actor.
 type LimiterLink struct {
 	link
-	pool atomic.Int64
-	view atomic.Pointer[LimiterView]
+	pool      atomic.Int64
+	drainedAt atomic.Int64 // unix nanos when a caller took the pool's last token
+	view      atomic.Pointer[LimiterView]
 
 	origin policy.RateLimitPolicy
 
@@ -67,6 +68,11 @@ func (l *LimiterLink) TryTake() bool {
 			return false
 		}
 		if l.pool.CompareAndSwap(n, n-1) {
+			if n == 1 {
+				// The last token: tell the bucket when the pool ran dry, so it knows
+				// from when on it may fill again (one clock read per pool, not per call).
+				l.drainedAt.Store(time.Now().UnixNano())
+			}
 			return true
 		}
 	}
@@ -157,6 +163,9 @@ func (a *Limiter) Receive(c actor.Context) {
 
 	now := time.Now()
 	l.lastUsed.Store(now.UnixNano())
+	if t := l.drainedAt.Load(); t != 0 {
+		l.bucket.NoteDrained(time.Unix(0, t))
+	}
 	if r := l.refused.Load(); r != l.seenRefused {
 		l.bucket.ObserveRejections(r - l.seenRefused)
 		l.seenRefused = r

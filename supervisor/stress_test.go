@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -570,21 +569,14 @@ func (s *stress) check(t *testing.T, d time.Duration, soaking bool) {
 		fail("Panics %d; functions panicked %d times", m.Panics, s.fnPanics.Load())
 	}
 
-	// Limiters: no window ever saw more than Burst + rate·w admissions. A limiter that
-	// sat with a full pool credits the tokens that overflowed meanwhile once the pool is
-	// drained, admitting up to Burst more (TestRateLimiterNeverAdmitsMoreThanBurstAfterIdling):
-	// until that is fixed the check allows 2·Burst, and BULWARK_KNOWN_BUGS=1 makes it
-	// strict.
+	// Limiters: no window ever saw more than Burst + rate·w admissions.
 	var admitted, late uint64
 	for _, name := range slices.Sorted(maps.Keys(s.limiters)) {
 		a := s.limiters[name]
 		a.fold(time.Duration(math.MaxInt64))
 		admitted += a.total
 		late += a.late
-		allowed := 2 * a.burst
-		if os.Getenv("BULWARK_KNOWN_BUGS") != "" {
-			allowed = a.burst
-		}
+		allowed := a.burst
 		if a.worst > allowed+1e-9 {
 			fail("limiter %s admitted more than Burst + rate·w: %s, %.1f over rate·w; Burst is %.0f, %.0f allowed", name, a.worstAt, a.worst, a.burst, allowed)
 		}
@@ -815,7 +807,6 @@ func (p *probeTracker) exit() { p.running.Add(-1) }
 // the pool as it was when the bucket last refilled (the tokens that overflowed while it
 // was full are gone).
 func TestRateLimiterNeverAdmitsMoreThanBurstAfterIdling(t *testing.T) {
-	relKnownBug(t, "after an idle period a limiter admits up to 2·Burst at once")
 	synctest.Test(t, func(t *testing.T) {
 		e := newEngine(t)
 		var p policy.Policy = policy.RateLimit(10).WithBurst(5).Named("idle")

@@ -114,7 +114,8 @@ func (l *BreakerLink) retire() {
 // half-open on its own timer.
 type Breaker struct {
 	base
-	l *BreakerLink
+	l      *BreakerLink
+	report *messages.Report // the Report being handled, for a crash in the middle of it
 }
 
 var _ actor.Actor = (*Breaker)(nil)
@@ -130,6 +131,12 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.stopTimer()
 		l.retire()
 		return
+	case *actor.Restarting:
+		// A probe whose report crashed the actor still holds its half-open slot: free it,
+		// counting the outcome as unknown, or the breaker would stay half-open for good.
+		if r := b.report; r != nil && r.Probe {
+			l.circuit.Record(time.Now(), r.Generation, messages.Neutral, true)
+		}
 	}
 	if b.common(c, &l.link) {
 		return
@@ -150,8 +157,10 @@ func (b *Breaker) Receive(c actor.Context) {
 			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter})
 		}
 	case *messages.Report:
+		b.report = m
 		b.request(c, &l.link, m.Ticket)
 		l.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
+		b.report = nil
 		b.settle(c, before, now)
 		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 		return

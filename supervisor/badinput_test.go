@@ -448,7 +448,6 @@ func TestActorClientBadExecuteIsAnswered(t *testing.T) {
 // breaker literal and a limiter literal with the same bytes share a plan, so the
 // limiter policy runs the breaker. The key must include the type word.
 func TestPlanCacheTellsPolicyTypesApart(t *testing.T) {
-	relKnownBug(t, "the plan cache confuses policies of different types boxed at the same address")
 	e := newEngine(t)
 	ctx := context.Background()
 	if _, err := ExecuteWithPolicy(ctx, e, policy.Combine(), ok42); err == nil || !strings.Contains(err.Error(), "combine") {

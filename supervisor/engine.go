@@ -57,6 +57,8 @@ type Engine struct {
 	slots    sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
 
 	done         chan struct{} // closed when Shutdown gives up waiting: releases waiters
+	sendMu       sync.RWMutex  // orders the engine's own sends before its actors stop
+	actorsDown   bool          // guarded by sendMu: the engine's actors are stopping
 	drain        chan struct{} // cap 1: an in-flight call finished after closed was set
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -231,6 +233,9 @@ func (e *Engine) shutdown(ctx context.Context) error {
 			zap.Int64("running", n))
 	}
 	close(e.done)
+	e.sendMu.Lock()
+	e.actorsDown = true
+	e.sendMu.Unlock()
 	e.root.Poison(e.sup)
 	<-e.supDone
 	e.sys.ProcessRegistry.Remove(e.entry)
@@ -247,6 +252,24 @@ func (e *Engine) shutdown(ctx context.Context) error {
 
 // deadLetterInterval is the dead-letter log throttle period of an engine's own system.
 const deadLetterInterval = time.Millisecond
+
+// tell sends msg to one of the engine's actors, with sender when it is not nil, unless
+// the actors are stopping: a message to a stopped actor becomes a dead letter, and
+// protoactor starts a goroutine to throttle the dead-letter log — which would outlive
+// Shutdown. It reports whether the message was sent. Only slow paths send.
+func (e *Engine) tell(pid *actor.PID, msg any, sender *actor.PID) bool {
+	e.sendMu.RLock()
+	defer e.sendMu.RUnlock()
+	if e.actorsDown {
+		return false
+	}
+	if sender != nil {
+		e.root.RequestWithCustomSender(pid, msg, sender)
+	} else {
+		e.root.Send(pid, msg)
+	}
+	return true
+}
 
 // warnOnce logs msg at Warn the first time key is seen.
 func (e *Engine) warnOnce(key, msg string, fields ...zap.Field) {

@@ -24,9 +24,11 @@ func (p *entry) SendUserMessage(_ *actor.PID, message any) {
 	case messages.Execute:
 		p.e.executeMessage(m, sender)
 	case *messages.Execute:
-		if m != nil {
-			p.e.executeMessage(*m, sender)
+		if m == nil {
+			p.e.log.Warn("a nil *messages.Execute was sent to the engine; nothing to run")
+			return
 		}
+		p.e.executeMessage(*m, sender)
 	case messages.GetStats:
 		p.forward(&m, sender)
 	default:
@@ -37,10 +39,9 @@ func (p *entry) SendUserMessage(_ *actor.PID, message any) {
 // forward passes a message other than Execute to the supervisor actor, keeping its sender.
 func (p *entry) forward(message any, sender *actor.PID) {
 	switch {
-	case sender != nil:
-		p.e.root.RequestWithCustomSender(p.e.sup, message, sender)
-	default:
-		p.e.root.Send(p.e.sup, message)
+	case message == nil: // nothing to forward
+	case !p.e.tell(p.e.sup, message, sender):
+		p.e.log.Warn("a message reached the engine after Shutdown; dropped", zap.String("type", typeName(message)))
 	}
 }
 

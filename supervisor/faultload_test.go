@@ -209,7 +209,6 @@ type faultTarget struct {
 // A crash must not wedge a breaker: after it, the breaker should reopen or free the
 // slot and let the next probe through.
 func TestBreakerCrashWhileRecordingProbeDoesNotWedgeHalfOpen(t *testing.T) {
-	relKnownBug(t, "a breaker that crashes while recording a half-open probe stays half-open forever")
 	synctest.Test(t, func(t *testing.T) {
 		e := newEngine(t)
 		ctx := context.Background()

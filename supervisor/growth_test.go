@@ -132,14 +132,11 @@ func TestPerKeyBreakersArePassivatedWhenIdle(t *testing.T) {
 	})
 }
 
-// TestPassivatedNamesLeaveNoPerNameState shows an engine bug: the supervisor counts
-// incarnations per name (registry.incarnation, to give a recreated actor a fresh id)
-// and never forgets a name, so an engine that sees a stream of distinct operation IDs
-// keeps one map entry (about 80 bytes) per ID ever seen, even after every actor was
-// passivated: 100,000 IDs keep about 8 MiB for good. A single supervisor-wide sequence
-// number would give fresh ids without any per-name state.
+// TestPassivatedNamesLeaveNoPerNameState is a regression test: the supervisor counted
+// incarnations per name and never forgot a name, so a stream of distinct operation IDs
+// kept one map entry (about 80 bytes) per ID ever seen, even after every actor was
+// passivated. Child ids now come from one supervisor-wide sequence.
 func TestPassivatedNamesLeaveNoPerNameState(t *testing.T) {
-	relKnownBug(t, "the supervisor keeps an incarnation counter for every name it ever saw")
 	synctest.Test(t, func(t *testing.T) {
 		e := newEngine(t, WithIdleTimeout(time.Minute))
 		var p policy.Policy = policy.CircuitBreaker(3, time.Hour)
@@ -154,7 +151,7 @@ func TestPassivatedNamesLeaveNoPerNameState(t *testing.T) {
 		if n := len(*e.breakers.Load()); n != 0 {
 			t.Fatalf("%d breakers live; want all passivated", n)
 		}
-		if n := len(e.reg.incarnation); n != 0 {
+		if n := len(e.reg.byPID); n != 0 {
 			t.Fatalf("the registry keeps %d entries for 1000 names whose actors are all gone; want none", n)
 		}
 	})

@@ -84,9 +84,9 @@ func (in *inbox) undo(w *waiter, answer any) {
 	}
 	switch {
 	case w.undo:
-		in.e.root.Send(w.target, &messages.Refund{})
+		in.e.tell(w.target, &messages.Refund{}, nil)
 	case g.Probe:
-		in.e.root.Send(w.target, &messages.Report{Generation: g.Generation, Outcome: messages.Neutral, Probe: true})
+		in.e.tell(w.target, &messages.Report{Generation: g.Generation, Outcome: messages.Neutral, Probe: true}, nil)
 	}
 }
 
@@ -125,7 +125,11 @@ func (in *inbox) ask(ctx context.Context, pid *actor.PID, stopped <-chan struct{
 	w.state.Store(waiting)
 	w.target, w.probe, w.undo = pid, probe, limiter
 	in.waiters.Store(w.ticket, w)
-	in.e.root.RequestWithCustomSender(pid, build(w.ticket), in.pid)
+	if !in.e.tell(pid, build(w.ticket), in.pid) {
+		in.waiters.Delete(w.ticket)
+		in.free.Put(w)
+		return nil, answerShutdown
+	}
 
 	var why errNoAnswer
 	select {
@@ -163,7 +167,7 @@ func (in *inbox) abandon(w *waiter, why errNoAnswer) (any, error) {
 		return m, nil
 	}
 	if w.undo && why == answerCancelled {
-		in.e.root.Send(w.target, &messages.Cancel{Ticket: w.ticket})
+		in.e.tell(w.target, &messages.Cancel{Ticket: w.ticket}, nil)
 	}
 	if why != answerCancelled {
 		in.waiters.Delete(w.ticket)

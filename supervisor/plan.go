@@ -36,14 +36,15 @@ type stage struct {
 
 // plan is what a policy value compiles into: its validation result and its stages.
 type plan struct {
-	key    unsafe.Pointer
-	policy policy.Policy // keeps the boxed value, and so key, alive while cached
+	typ    unsafe.Pointer // the interface's type word: two boxed values of different
+	key    unsafe.Pointer // types may share an address (zero values, equal constants)
+	policy policy.Policy  // keeps the boxed value, and so key, alive while cached
 	stages []stage
 	err    error
 }
 
-// planCache maps the identity of a boxed policy (the data word of the interface value)
-// to its plan. It is direct-mapped and lock-free: a lookup is one atomic load and a
+// planCache maps the identity of a boxed policy (both words of the interface value) to
+// its plan. It is direct-mapped and lock-free: a lookup is one atomic load and a
 // pointer compare; a collision replaces the older plan. A plan holds its policy value,
 // so the address it is keyed by cannot be reused while it is cached.
 type planCache struct {
@@ -52,8 +53,10 @@ type planCache struct {
 
 const planSlots = 1024
 
-func dataPointer(p policy.Policy) unsafe.Pointer {
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&p))[1]
+// words returns the two words of an interface value: its type and its data pointer.
+func words(p policy.Policy) (typ, data unsafe.Pointer) {
+	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))
+	return w[0], w[1]
 }
 
 // defaultBackoff is the boxed value policy.DefaultBackoff returns every time.
@@ -69,13 +72,13 @@ func isDefaultBackoff(b policy.Backoff) bool {
 }
 
 func (pc *planCache) get(p policy.Policy) *plan {
-	key := dataPointer(p)
-	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14)%planSlots]
-	if pl := slot.Load(); pl != nil && pl.key == key {
+	typ, key := words(p)
+	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14^uintptr(typ)>>5)%planSlots]
+	if pl := slot.Load(); pl != nil && pl.key == key && pl.typ == typ {
 		return pl
 	}
 	pl := compile(p)
-	pl.key = key
+	pl.typ, pl.key = typ, key
 	slot.Store(pl)
 	return pl
 }

@@ -13,13 +13,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// registry is the supervisor actor's own state: how many incarnations each name had,
-// so a name recreated after passivation gets a fresh actor id. It lives in the Engine,
-// outside the actor struct, so a restart of the supervisor keeps it; only the supervisor
-// actor touches it.
+// registry is the supervisor actor's own state: a sequence that gives every spawned
+// child a fresh actor id (so a name recreated after passivation never collides with its
+// stopping predecessor), and which child each PID is. It lives in the Engine, outside
+// the actor struct; only the supervisor actor touches it. Nothing in it outlives the
+// child it describes.
 type registry struct {
-	incarnation map[string]int
-	byPID       map[string]child // child actor id → what it is
+	seq   uint64
+	byPID map[string]child // child actor id → what it is
 }
 
 // child names a breaker or limiter actor in the registry.
@@ -30,7 +31,6 @@ type child struct {
 }
 
 func (r *registry) init() {
-	r.incarnation = map[string]int{}
 	r.byPID = map[string]child{}
 }
 
@@ -128,9 +128,8 @@ func (s *supervisorActor) hooks() actors.Hooks {
 }
 
 func (s *supervisorActor) childName(kind, name string) string {
-	key := kind + ":" + name
-	s.e.reg.incarnation[key]++
-	return kind + "/" + name + "/" + strconv.Itoa(s.e.reg.incarnation[key])
+	s.e.reg.seq++
+	return kind + "/" + name + "/" + strconv.FormatUint(s.e.reg.seq, 10)
 }
 
 func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {

@@ -65,16 +65,6 @@ func relProcesses(e *Engine) int {
 	return n
 }
 
-// relKnownBug skips a test that shows an open engine bug, so that CI stays green while
-// the test documents it; BULWARK_KNOWN_BUGS=1 runs it (and it fails until the bug is
-// fixed). Delete the call together with the fix.
-func relKnownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("BULWARK_KNOWN_BUGS") == "" {
-		t.Skipf("known engine bug, run with BULWARK_KNOWN_BUGS=1 to see it fail: %s", bug)
-	}
-}
-
 // relCleanError reports whether err is an answer a caller can act on: the function's
 // own error (errTemporary, possibly wrapped by retry exhaustion, or a Permanent error),
 // or one of the engine's documented sentinels for a call that ran or was refused.

@@ -290,7 +290,6 @@ func TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce(t *testing.T) {
 // (inbox.ask could return at once when the engine's done channel or the actor's
 // stopped channel is closed).
 func TestNoEngineGoroutineStartsAfterShutdown(t *testing.T) {
-	relKnownBug(t, "a failure reported after Shutdown becomes a dead letter that starts a protoactor goroutine")
 	synctest.Test(t, func(t *testing.T) {
 		e, err := New()
 		if err != nil {

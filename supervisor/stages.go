@@ -257,7 +257,7 @@ func (c *call) acquire(ctx context.Context, s *stage, l *actors.LimiterLink) (er
 		case *messages.Granted:
 			if ctx.Err() != nil {
 				// Granted just as the caller gave up: the token goes back.
-				e.root.Send(l.PID(), &messages.Refund{})
+				e.tell(l.PID(), &messages.Refund{}, nil)
 				return cancelled(c, ctx, nil)
 			}
 			return nil

@@ -143,7 +143,7 @@ func (b *Breaker) Receive(c actor.Context) {
 	}
 
 	now := time.Now()
-	l.lastUsed.Store(now.UnixNano())
+	l.touch(c.Message(), now)
 	before := l.circuit.State()
 	l.observe()
 

@@ -162,7 +162,7 @@ func (a *Limiter) Receive(c actor.Context) {
 	}
 
 	now := time.Now()
-	l.lastUsed.Store(now.UnixNano())
+	l.touch(c.Message(), now)
 	if t := l.drainedAt.Load(); t != 0 {
 		l.bucket.NoteDrained(time.Unix(0, t))
 	}

@@ -75,7 +75,17 @@ func (l *link) Restarts() uint64 { return l.restarts.Load() }
 // Refused counts one call refused from the published view, without asking the actor.
 func (l *link) Refused() { l.refused.Add(1) }
 
-// IdleSince returns when the actor last handled a message.
+// touch records traffic at now, for passivation: the actor's own timer ticks and the
+// supervisor's Passivate and GetStats are not traffic.
+func (l *link) touch(m any, now time.Time) {
+	switch m.(type) {
+	case *messages.Tick, *messages.Passivate, *messages.GetStats:
+		return
+	}
+	l.lastUsed.Store(now.UnixNano())
+}
+
+// IdleSince returns when the actor last handled a request from a caller.
 func (l *link) IdleSince() time.Time { return time.Unix(0, l.lastUsed.Load()) }
 
 // pendingRequest remembers the request an actor is handling, so that the old

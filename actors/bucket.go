@@ -35,6 +35,7 @@ type Bucket struct {
 
 	poolSeen int64     // pool size when the bucket last looked at it or added to it
 	drained  time.Time // when the pool was last seen to run empty (zero: unknown)
+	filled   time.Time // when the bucket was last within one token of its ceiling
 
 	granted, released, rejected uint64
 }
@@ -120,6 +121,9 @@ func (b *Bucket) accrue(t time.Time, ceiling float64) {
 	}
 	if b.tokens > ceiling {
 		b.tokens = math.Max(0, ceiling)
+	}
+	if b.tokens > ceiling-1 {
+		b.filled = b.last // no room for a refunded token: see Refund
 	}
 }
 
@@ -242,11 +246,19 @@ func (b *Bucket) Cancel(ticket uint64) bool {
 	return false
 }
 
-// Refund returns a granted token whose caller gave up before using it.
-func (b *Bucket) Refund(now time.Time, outstanding int64) {
+// Refund returns a token granted at grantedAt whose caller gave up before using it. It
+// is kept only if the bucket stayed more than one token below its ceiling since the
+// grant: then the bucket and pool never held more than Burst − 1 meanwhile, and the
+// returned token cannot let more than Burst + rate·w through. Otherwise the room the
+// token left has been filled already and it is dropped. Either way it no longer counts
+// as granted.
+func (b *Bucket) Refund(now time.Time, outstanding int64, grantedAt time.Time) {
 	b.refill(now, outstanding)
 	if b.granted > 0 {
 		b.granted--
+	}
+	if b.filled.After(grantedAt) {
+		return
 	}
 	b.tokens = math.Min(b.tokens+1, math.Max(0, b.burst-float64(outstanding)))
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -125,7 +126,7 @@ func TestBucketCancelAndRefund(t *testing.T) {
 		t.Fatalf("granted %v, want [3]", granted)
 	}
 	// Ticket 3's caller gave up: its token comes back for the next caller.
-	b.Refund(t0.Add(100*time.Millisecond), 0)
+	b.Refund(t0.Add(100*time.Millisecond), 0, t0.Add(100*time.Millisecond))
 	if ok, _, _ := b.Acquire(t0.Add(100*time.Millisecond), Waiter{Ticket: 4}, 0); !ok {
 		t.Fatal("refunded token not available")
 	}
@@ -191,5 +192,32 @@ func TestBucketNeverOverAdmits(t *testing.T) {
 	}
 	if len(admitted) < 1000 {
 		t.Fatalf("only %d admissions: the limiter is starving callers", len(admitted))
+	}
+}
+
+// Regression: a token refunded after the bucket had filled up again came back on top of
+// a full bucket, letting Burst + 1 + rate·w through (seen with callers that cancel).
+func TestBucketDropsRefundAfterBucketRefilled(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(2), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0) // held by a caller that will give up
+	b.Acquire(t0, Waiter{Ticket: 2}, 0)
+	// A second later the bucket is full again without the held token.
+	b.Refund(t0.Add(time.Second), 0, t0)
+	n := 0
+	for i := range 5 {
+		if ok, _, _ := b.Acquire(t0.Add(time.Second), Waiter{Ticket: uint64(10 + i)}, 0); ok {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d tokens after a late refund; want Burst (2): the refund came on top of a full bucket", n)
+	}
+	// A refund while the bucket stayed more than a token below its ceiling is kept.
+	b2 := NewBucket(policy.RateLimit(1).WithBurst(3), t0)
+	b2.Acquire(t0, Waiter{Ticket: 1}, 0)
+	b2.Acquire(t0, Waiter{Ticket: 2}, 0)
+	b2.Refund(t0.Add(100*time.Millisecond), 0, t0)
+	if got := b2.Tokens(); math.Abs(got-2.1) > 1e-9 {
+		t.Fatalf("tokens %v after an early refund; want 2.1", got)
 	}
 }

@@ -34,9 +34,11 @@ type LimiterView struct {
 // TryTake, View, Refused and Stats concurrently; everything else belongs to the actor.
 type LimiterLink struct {
 	link
-	pool      atomic.Int64
-	drainedAt atomic.Int64 // unix nanos when a caller took the pool's last token
-	view      atomic.Pointer[LimiterView]
+	pool    atomic.Int64
+	epoch   atomic.Uint64             // bumped by the actor after each release into the pool
+	drained atomic.Pointer[drainMark] // when a caller took the pool's last token
+	born    time.Time                 // the link's creation, with its monotonic reading
+	view    atomic.Pointer[LimiterView]
 
 	origin policy.RateLimitPolicy
 
@@ -49,12 +51,21 @@ type LimiterLink struct {
 	timerGen    uint64
 }
 
+// drainMark records that the pool ran empty at At, taken by a caller that
+// saw Epoch before taking: it describes the pool of that release only. A taker that is
+// descheduled between its take and its mark could otherwise report an old drain as a
+// new one, after the actor refilled the pool.
+type drainMark struct {
+	Epoch uint64
+	At    time.Duration // since the link was made: a monotonic clock reading
+}
+
 // NewLimiterLink returns the shared side of a limiter named name, configured by p (which
 // must be valid), with a full bucket at now. Spawn its actor with Producer.
 func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks Hooks) *LimiterLink {
-	l := &LimiterLink{link: newLink(name), origin: p, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}, hooks: hooks}
+	l := &LimiterLink{link: newLink(name), origin: p, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}, hooks: hooks, born: now}
 	l.lastUsed.Store(now.UnixNano())
-	l.pool.Add(l.bucket.Release(now, 0))
+	l.release(now, 0)
 	l.publish()
 	return l
 }
@@ -62,6 +73,7 @@ func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks 
 // TryTake takes one token from the pool without asking the actor and reports whether
 // there was one.
 func (l *LimiterLink) TryTake() bool {
+	epoch := l.epoch.Load()
 	for {
 		n := l.pool.Load()
 		if n <= 0 {
@@ -71,10 +83,27 @@ func (l *LimiterLink) TryTake() bool {
 			if n == 1 {
 				// The last token: tell the bucket when the pool ran dry, so it knows
 				// from when on it may fill again (one clock read per pool, not per call).
-				l.drainedAt.Store(time.Now().UnixNano())
+				l.drained.Store(&drainMark{Epoch: epoch, At: time.Since(l.born)})
 			}
 			return true
 		}
+	}
+}
+
+// sample returns the time and the pool size to refill the bucket with, reading the pool
+// first: tokens taken between the two reads were then still counted in the pool, which
+// only makes the bucket fill less. Read the other way round, a descheduled actor would
+// credit the pool's takes too early and could let more than Burst + rate·w through.
+func (l *LimiterLink) sample() (time.Time, int64) {
+	pool := l.pool.Load()
+	return time.Now(), pool
+}
+
+// release moves the bucket's whole tokens into the pool; only the actor calls it.
+func (l *LimiterLink) release(now time.Time, pool int64) {
+	if n := l.bucket.Release(now, pool); n > 0 {
+		l.pool.Add(n)
+		l.epoch.Add(1) // after the tokens: a taker that sees this epoch took from them
 	}
 }
 
@@ -163,8 +192,8 @@ func (a *Limiter) Receive(c actor.Context) {
 
 	now := time.Now()
 	l.touch(c.Message(), now)
-	if t := l.drainedAt.Load(); t != 0 {
-		l.bucket.NoteDrained(time.Unix(0, t))
+	if d := l.drained.Load(); d != nil && d.Epoch == l.epoch.Load() {
+		l.bucket.NoteDrained(l.born.Add(d.At))
 	}
 	if r := l.refused.Load(); r != l.seenRefused {
 		l.bucket.ObserveRejections(r - l.seenRefused)
@@ -174,10 +203,11 @@ func (a *Limiter) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		a.request(c, &l.link, m.Ticket)
-		granted, queued, retryAfter := l.bucket.Acquire(now, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, l.pool.Load())
+		t, pool := l.sample()
+		granted, queued, retryAfter := l.bucket.Acquire(t, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, pool)
 		switch {
 		case granted:
-			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket})
+			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, At: t})
 		case queued:
 			l.senders[m.Ticket] = c.Sender()
 			l.pending.end()
@@ -196,23 +226,25 @@ func (a *Limiter) Receive(c actor.Context) {
 			a.answer(c, m.Ticket, &messages.Rejected{Ticket: m.Ticket, Reason: messages.Cancelled})
 		}
 	case *messages.Refund:
-		l.bucket.Refund(now, l.pool.Load())
+		t, pool := l.sample()
+		l.bucket.Refund(t, pool, m.GrantedAt)
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
+			t, pool := l.sample()
+			l.bucket.Due(t, pool, nil, nil) // earn what the old rate earned, then take the pool back
 			l.bucket.Reclaim(l.pool.Swap(0))
-			l.bucket.Reconfigure(*m.Limiter, now, 0)
+			l.bucket.Reconfigure(*m.Limiter, t, 0)
 		}
 		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 	case *messages.GetStats:
 		a.request(c, &l.link, m.Ticket)
-		l.bucket.Due(now, l.pool.Load(), nil, nil) // refill, so Tokens is current
-		a.settle(c, now)
+		a.settle(c, now) // refills, so Tokens is current
 		stats := l.Stats()
 		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
-		if l.bucket.Full(now, l.pool.Load()) {
+		if l.bucket.Full(l.sample()) {
 			l.retire()
 			c.Respond(&messages.Acked{Ticket: m.Ticket})
 			c.Stop(c.Self())
@@ -239,16 +271,15 @@ func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
 // re-arms the timer for the next waiter and reports saturation changes.
 func (a *Limiter) settle(c actor.Context, now time.Time) {
 	l := a.l
-	granted, expired := l.bucket.Due(now, l.pool.Load(), nil, nil)
-	for _, t := range granted {
-		a.answer(c, t, &messages.Granted{Ticket: t})
+	t, pool := l.sample()
+	granted, expired := l.bucket.Due(t, pool, nil, nil)
+	for _, ticket := range granted {
+		a.answer(c, ticket, &messages.Granted{Ticket: ticket, At: t})
 	}
 	for _, t := range expired {
 		a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.RateLimited})
 	}
-	if n := l.bucket.Release(now, l.pool.Load()); n > 0 {
-		l.pool.Add(n)
-	}
+	l.release(l.sample())
 	l.publish()
 
 	a.stopTimer()

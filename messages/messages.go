@@ -103,6 +103,8 @@ type Granted struct {
 	// Probe is true when the permit is a half-open probe slot (its outcome must be
 	// reported); false when the breaker was closed and the call is an ordinary one.
 	Probe bool
+	// At is when a limiter granted the token (zero from breakers); a Refund echoes it.
+	At time.Time
 }
 
 // Reason says why an actor refused a request.
@@ -196,8 +198,13 @@ type Cancel struct {
 }
 
 // Refund gives a limiter back a token it granted to a caller that gave up before using
-// it. No answer.
-type Refund struct{}
+// it. The limiter takes it back only if its bucket did not fill up in the meantime (a
+// full bucket has already made up for the token); otherwise the token is simply not
+// used. No answer.
+type Refund struct {
+	// GrantedAt is the At of the Granted being returned.
+	GrantedAt time.Time
+}
 
 // Reconfigure changes a breaker's or limiter's thresholds in place, keeping its state
 // and counters. Exactly one of Breaker and Limiter is set, matching the actor. With a

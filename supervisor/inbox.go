@@ -84,7 +84,7 @@ func (in *inbox) undo(w *waiter, answer any) {
 	}
 	switch {
 	case w.undo:
-		in.e.tell(w.target, &messages.Refund{}, nil)
+		in.e.tell(w.target, &messages.Refund{GrantedAt: g.At}, nil)
 	case g.Probe:
 		in.e.tell(w.target, &messages.Report{Generation: g.Generation, Outcome: messages.Neutral, Probe: true}, nil)
 	}

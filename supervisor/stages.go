@@ -257,7 +257,7 @@ func (c *call) acquire(ctx context.Context, s *stage, l *actors.LimiterLink) (er
 		case *messages.Granted:
 			if ctx.Err() != nil {
 				// Granted just as the caller gave up: the token goes back.
-				e.tell(l.PID(), &messages.Refund{}, nil)
+				e.tell(l.PID(), &messages.Refund{GrantedAt: a.At}, nil)
 				return cancelled(c, ctx, nil)
 			}
 			return nil

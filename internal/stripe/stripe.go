@@ -8,7 +8,9 @@ import (
 )
 
 // Stripes is the number of cache lines a Counter spreads over.
-const Stripes = 8
+const Stripes = 1 << stripeBits
+
+const stripeBits = 3
 
 // Counter is a monotonic counter whose increments go to one of Stripes padded slots,
 // chosen by the calling goroutine's stack address: a goroutine keeps hitting the same
@@ -29,7 +31,9 @@ type slot struct {
 func (c *Counter) Add(delta uint64) {
 	var marker byte
 	addr := uintptr(unsafe.Pointer(&marker))
-	c.slots[(addr>>11^addr>>17)%Stripes].n.Add(delta)
+	// Fibonacci hashing of the stack's 1 KiB page: goroutine stacks sit at multiples
+	// of a few KiB, and the multiply spreads those evenly over the slots.
+	c.slots[((addr>>10)*0x9E3779B97F4A7C15)>>(64-stripeBits)].n.Add(delta)
 }
 
 // Load returns the sum of the slots. Each slot is read atomically; increments that

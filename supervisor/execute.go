@@ -79,20 +79,17 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	}
 	c.e = e
 	c.policy = p
-	var stages []stage
+	var (
+		stages   []stage
+		direct   bool // none or a plain retry: the first attempt runs right here
+		attempts int
+		backoff  policy.Backoff
+	)
 	switch pp := p.(type) {
 	case nil:
 		return v, invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
-		if !c.enter() {
-			return v, shutdownErr(c.id)
-		}
-		if e.hist != nil {
-			c.start = time.Now()
-		}
-		v, err = invoke(c.ctx, c, fn)
-		c.finish(err)
-		return v, err
+		direct = true
 	case policy.RetryPolicy:
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
@@ -100,7 +97,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 				return v, err
 			}
 		}
-		return executeRetry(c, e, pp, fn)
+		direct, attempts, backoff = true, pp.MaxAttempts, pp.Backoff
 	default:
 		pl := e.plans.get(p)
 		if pl.err != nil {
@@ -114,23 +111,19 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	if e.hist != nil {
 		c.start = time.Now()
 	}
-	v, err = run(c.ctx, c, stages, fn)
-	c.finish(err)
-	return v, err
-}
-
-// executeRetry is the retry-only path: no plan, no allocation on success.
-func executeRetry[T any](c *call, e *Engine, p policy.RetryPolicy, fn func(context.Context) (T, error)) (v T, err error) {
-	if !c.enter() {
-		return v, shutdownErr(c.id)
+	if direct {
+		// No plan, no allocation: the retry loop starts only after a failure.
+		if v, err = invoke(c.ctx, c, fn); err != nil && attempts > 0 {
+			v, err = retryAfterFailure(c.ctx, c, attempts, backoff, nil, fn, v, err)
+		}
+	} else {
+		v, err = run(c.ctx, c, stages, fn)
 	}
-	if e.hist != nil {
-		c.start = time.Now()
+	if err == nil && e.hist == nil && c.tally == nil {
+		e.leave(true)
+	} else {
+		c.finishSlow(err)
 	}
-	if v, err = invoke(c.ctx, c, fn); err != nil {
-		v, err = retryAfterFailure(c.ctx, c, p.MaxAttempts, p.Backoff, nil, fn, v, err)
-	}
-	c.finish(err)
 	return v, err
 }
 
@@ -153,15 +146,8 @@ func (c *call) enter() bool {
 	return c.tally != nil || c.e.enter()
 }
 
-// finish counts the operation and logs its failure.
-func (c *call) finish(err error) {
-	if err == nil && c.e.hist == nil && c.tally == nil {
-		c.e.leave(true)
-		return
-	}
-	c.finishSlow(err)
-}
-
+// finishSlow counts an operation that failed, runs in a batch or is timed, and logs
+// its failure; the plain success path is inlined in execute.
 func (c *call) finishSlow(err error) {
 	e := c.e
 	if err != nil {

@@ -4,10 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 )
 
 // Run a flaky call under retry, a named circuit breaker and a per-attempt timeout, then
@@ -112,4 +122,56 @@ func ExampleExecute() {
 	// charged 500 by credit_card <nil> false
 	//  amount exceeds limit false
 	// breaker named after the operation: true
+}
+
+// Register the engine's collector on your own registry and serve it with promhttp; the
+// engine itself never touches the default registry or starts a server.
+func ExampleEngine_Collector() {
+	e, _ := supervisor.New()
+	defer e.Shutdown(context.Background())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector())
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	supervisor.ExecuteWithPolicy(context.Background(), e, policy.Policy(policy.CircuitBreaker(5, time.Minute).Named("search")),
+		func(context.Context) (int, error) { return 1, nil })
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, `bulwark_operations_total{result="success"}`) || strings.HasPrefix(line, "bulwark_breaker_state{") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// bulwark_breaker_state{name="search"} 0
+	// bulwark_operations_total{result="success"} 1
+}
+
+// Embed the engine in your own actor system, with protoactor's logs going to the same
+// zap logger through the zapslog bridge. Shutdown stops the engine's actors and leaves
+// your system running.
+func ExampleWithActorSystem() {
+	logger := zap.NewNop() // your logger
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
+		h := zapslog.NewHandler(logger.Core(), zapslog.WithName("protoactor"))
+		return slog.New(h).With("actor_system", s.ID)
+	}))
+	e, err := supervisor.New(supervisor.WithActorSystem(sys), supervisor.WithLogger(logger))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.System() == sys)
+	fmt.Println(e.Shutdown(context.Background()))
+	fmt.Println(sys.IsStopped())
+	// Output:
+	// true
+	// <nil>
+	// false
 }

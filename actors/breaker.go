@@ -66,6 +66,10 @@ func NewBreakerLink(name string, p policy.CircuitBreakerPolicy, now time.Time, h
 // change it).
 func (l *BreakerLink) Origin() policy.CircuitBreakerPolicy { return l.origin }
 
+// Retired reports whether the actor stopped for good; callers must look the name up
+// again.
+func (l *BreakerLink) Retired() bool { return l.view.Load().Retired }
+
 // View returns the latest published view.
 func (l *BreakerLink) View() *BreakerView { return l.view.Load() }
 
@@ -183,13 +187,7 @@ func (b *Breaker) Receive(c actor.Context) {
 	case *messages.Passivate:
 		busy := l.successes.Load() != l.activityMark
 		l.activityMark = l.successes.Load()
-		if l.circuit.Idle() && !busy {
-			l.retire()
-			c.Respond(&messages.Acked{Ticket: m.Ticket})
-			c.Stop(c.Self())
-			return
-		}
-		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
+		b.passivate(c, m, l.circuit.Idle() && !busy, l.retire)
 		return
 	default:
 		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", typeName(m)))

@@ -111,6 +111,10 @@ func (l *LimiterLink) release(now time.Time, pool int64) {
 // change it).
 func (l *LimiterLink) Origin() policy.RateLimitPolicy { return l.origin }
 
+// Retired reports whether the actor stopped for good; callers must look the name up
+// again.
+func (l *LimiterLink) Retired() bool { return l.view.Load().Retired }
+
 // View returns the latest published view.
 func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
 
@@ -244,13 +248,7 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
-		if l.bucket.Full(l.sample()) {
-			l.retire()
-			c.Respond(&messages.Acked{Ticket: m.Ticket})
-			c.Stop(c.Self())
-			return
-		}
-		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
+		a.passivate(c, m, l.bucket.Full(l.sample()), l.retire)
 		return
 	default:
 		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", typeName(m)))

@@ -42,7 +42,7 @@ type link struct {
 	restarts atomic.Uint64
 	pending  pendingRequest // the request being handled: answered if the actor crashes
 	lastUsed atomic.Int64   // unix nanos of the last message handled (passivation)
-	depth    mailboxDepth
+	depth    MailboxDepth
 	// registered is set by the supervisor for names registered explicitly.
 	registered atomic.Bool
 }
@@ -117,22 +117,36 @@ func (p *pendingRequest) respond(c actor.Context, msg any) {
 	p.end()
 }
 
-// mailboxDepth counts messages posted to and received by one actor's mailbox; the
-// difference is the mailbox depth (queued plus in progress).
-type mailboxDepth struct{ posted, received atomic.Int64 }
+// MailboxDepth is a protoactor MailboxMiddleware that counts the messages posted to and
+// received by one actor's mailbox; the difference is its depth (queued plus in
+// progress). The zero value is ready; give every actor its own. Safe for concurrent use.
+type MailboxDepth struct{ posted, received atomic.Int64 }
 
-func (d *mailboxDepth) MailboxStarted()     {}
-func (d *mailboxDepth) MessagePosted(any)   { d.posted.Add(1) }
-func (d *mailboxDepth) MessageReceived(any) { d.received.Add(1) }
-func (d *mailboxDepth) MailboxEmpty()       {}
-func (d *mailboxDepth) depth() int64        { return d.posted.Load() - d.received.Load() }
+// MailboxStarted does nothing.
+func (d *MailboxDepth) MailboxStarted() {}
+
+// MessagePosted counts a message posted; it runs on the sender's goroutine.
+func (d *MailboxDepth) MessagePosted(any) { d.posted.Add(1) }
+
+// MessageReceived counts a message handled.
+func (d *MailboxDepth) MessageReceived(any) { d.received.Add(1) }
+
+// MailboxEmpty does nothing.
+func (d *MailboxDepth) MailboxEmpty() {}
+
+// Depth returns the messages posted and not yet handled.
+func (d *MailboxDepth) Depth() int64 { return d.posted.Load() - d.received.Load() }
+
+// Crashed counts the message an actor panicked on as handled: protoactor does not call
+// MessageReceived for it.
+func (d *MailboxDepth) Crashed() { d.received.Add(1) }
 
 // Mailbox returns the mailbox producer to spawn the actor with: unbounded, counting its
 // depth for MailboxDepth.
 func (l *link) Mailbox() actor.MailboxProducer { return actor.Unbounded(&l.depth) }
 
 // MailboxDepth returns the number of messages queued for the actor or in progress.
-func (l *link) MailboxDepth() int64 { return l.depth.depth() }
+func (l *link) MailboxDepth() int64 { return l.depth.Depth() }
 
 // base is what the breaker and limiter actors share: their timer, and the test-only
 // fault injection of package internal/fault.
@@ -149,7 +163,7 @@ func (a *base) common(c actor.Context, l *link) bool {
 	case *actor.Restarting:
 		l.pending.answerCrash(c)
 		l.restarts.Add(1)
-		l.depth.received.Add(1) // the message that panicked never reached MessageReceived
+		l.depth.Crashed()
 		a.stopTimer()
 	case *actor.Stopped:
 		close(l.stopped)
@@ -203,6 +217,18 @@ func (a *base) answerStats(c actor.Context, l *link, m *messages.GetStats, stats
 	}
 	stats.Ticket, stats.Name = m.Ticket, l.name
 	l.pending.respond(c, stats)
+}
+
+// passivate answers Passivate: an idle actor retires (callers look its name up again),
+// agrees and stops; a busy one refuses and stays.
+func (a *base) passivate(c actor.Context, m *messages.Passivate, idle bool, retire func()) {
+	if !idle {
+		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
+		return
+	}
+	retire()
+	c.Respond(&messages.Acked{Ticket: m.Ticket})
+	c.Stop(c.Self())
 }
 
 // arm schedules a Tick of generation gen after d, replacing any armed one.

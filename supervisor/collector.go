@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"strings"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/bulwark-go/bulwark/actors"
@@ -205,7 +204,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(d.actorRestarts, l.Restarts(), kindLimiter, name)
 		return true
 	})
-	gauge(d.actorDepth, float64(max(e.supDepth.depth(), 0)), kindSupervisor, supervisorName)
+	gauge(d.actorDepth, float64(max(e.supDepth.Depth(), 0)), kindSupervisor, supervisorName)
 	counter(d.actorRestarts, e.supRestarts.Load(), kindSupervisor, supervisorName)
 
 	if d.duration != nil && e.hist != nil {
@@ -222,13 +221,3 @@ func labelValue(name string) string {
 	}
 	return strings.ToValidUTF8(name, "\uFFFD")
 }
-
-// mailboxDepth counts the messages posted to and received by the supervisor actor's
-// mailbox (a protoactor MailboxMiddleware); the difference is its depth.
-type mailboxDepth struct{ posted, received atomic.Int64 }
-
-func (d *mailboxDepth) MailboxStarted()     {}
-func (d *mailboxDepth) MessagePosted(any)   { d.posted.Add(1) }
-func (d *mailboxDepth) MessageReceived(any) { d.received.Add(1) }
-func (d *mailboxDepth) MailboxEmpty()       {}
-func (d *mailboxDepth) depth() int64        { return d.posted.Load() - d.received.Load() }

@@ -32,8 +32,8 @@ type Engine struct {
 	retries, timeouts, rateLimitHits, trips, abandoned, panics, restarts atomic.Uint64
 	abandonedLive                                                        atomic.Int64
 	eventsDropped                                                        atomic.Uint64
-	supRestarts                                                          atomic.Uint64 // panics the supervisor actor recovered from
-	supDepth                                                             mailboxDepth  // the supervisor actor's mailbox, for Collector
+	supRestarts                                                          atomic.Uint64       // panics the supervisor actor recovered from
+	supDepth                                                             actors.MailboxDepth // the supervisor actor's mailbox, for Collector
 
 	cfg       config
 	log       *zap.Logger
@@ -47,14 +47,16 @@ type Engine struct {
 	supDone   chan struct{}
 	tickets   atomic.Uint64
 
-	breakers linkMap[*actors.BreakerLink]
-	limiters linkMap[*actors.LimiterLink]
-	reg      registry // owned by the supervisor actor
-	plans    planCache
-	warned   sync.Map // warnings already logged once
-	events   eventHub
-	hist     *histogram
-	slots    sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	breakers    linkMap[*actors.BreakerLink]
+	limiters    linkMap[*actors.LimiterLink]
+	breakerKind *kind[*actors.BreakerLink, policy.CircuitBreakerPolicy]
+	limiterKind *kind[*actors.LimiterLink, policy.RateLimitPolicy]
+	reg         registry // owned by the supervisor actor
+	plans       planCache
+	warned      sync.Map // warnings already logged once
+	events      eventHub
+	hist        *histogram
+	slots       sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
 
 	done         chan struct{} // closed when Shutdown gives up waiting: releases waiters
 	sendMu       sync.RWMutex  // orders the engine's own sends before its actors stop
@@ -95,6 +97,7 @@ func New(opts ...Option) (*Engine, error) {
 		drain:   make(chan struct{}, 1),
 		supDone: make(chan struct{}),
 	}
+	e.breakerKind, e.limiterKind = breakerKind(e), limiterKind(e)
 	if cfg.histogram {
 		e.hist = newHistogram()
 	}

@@ -34,24 +34,8 @@ func (r *registry) init() {
 	r.byPID = map[string]child{}
 }
 
-// Requests to the supervisor actor, from the engine's own callers. Pure data.
-type (
-	// ensureBreaker asks for the breaker name to exist, configured by policy if new.
-	ensureBreaker struct {
-		ticket uint64
-		name   string
-		policy policy.CircuitBreakerPolicy
-		// register makes the name explicit: reconfigure when it exists, and never passivate.
-		register bool
-	}
-	ensureLimiter struct {
-		ticket   uint64
-		name     string
-		policy   policy.RateLimitPolicy
-		register bool
-	}
-	idleScan struct{}
-)
+// idleScan is the supervisor's own timer message: look for idle actors to passivate.
+type idleScan struct{}
 
 // supervisorActor owns the registry of named actors: it spawns a breaker or limiter
 // on first use, publishes the name → link maps that callers read without asking,
@@ -85,12 +69,12 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		s.armScan(c)
 	case *actor.Stopped:
 		close(e.supDone)
-	case *ensureBreaker:
+	case *ensure[policy.CircuitBreakerPolicy]:
 		s.pending = m.ticket
-		s.ensureBreaker(c, m)
-	case *ensureLimiter:
+		spawn(s, c, e.breakerKind, m)
+	case *ensure[policy.RateLimitPolicy]:
 		s.pending = m.ticket
-		s.ensureLimiter(c, m)
+		spawn(s, c, e.limiterKind, m)
 	case *idleScan:
 		s.scan(c)
 		s.armScan(c)
@@ -130,73 +114,6 @@ func (s *supervisorActor) hooks() actors.Hooks {
 func (s *supervisorActor) childName(kind, name string) string {
 	s.e.reg.seq++
 	return kind + "/" + name + "/" + strconv.FormatUint(s.e.reg.seq, 10)
-}
-
-func (s *supervisorActor) ensureBreaker(c actor.Context, m *ensureBreaker) {
-	e := s.e
-	if l := e.breakers.Get(m.name); l != nil && !l.View().Retired {
-		if m.register {
-			l.SetRegistered()
-			p := m.policy
-			// The child acknowledges to the waiting caller directly.
-			c.RequestWithCustomSender(l.PID(), &messages.Reconfigure{Ticket: m.ticket, Breaker: &p}, e.inbox.pid)
-			return
-		}
-		c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
-		return
-	}
-	l := actors.NewBreakerLink(m.name, m.policy, time.Now(), s.hooks())
-	props := actor.PropsFromProducer(l.Producer(), actor.WithDispatcher(e.pool), actor.WithMailbox(l.Mailbox()))
-	pid, err := c.SpawnNamed(props, s.childName("breaker", m.name))
-	if err != nil {
-		e.log.Error("supervisor: cannot spawn breaker", zap.String("breaker", m.name), zap.Error(err))
-		c.Send(e.inbox.pid, &messages.Rejected{Ticket: m.ticket, Reason: messages.Crashed})
-		return
-	}
-	l.SetPID(pid)
-	// No c.Watch: a parent receives its child's Terminated anyway, and the second one a
-	// watch adds can reach a supervisor that already stopped, as a dead letter.
-	e.reg.byPID[pid.Id] = child{breaker: l, name: m.name}
-	e.breakers.Store(m.name, l)
-	if m.register {
-		l.SetRegistered()
-	}
-	if ce := e.log.Check(zap.DebugLevel, "breaker created"); ce != nil {
-		ce.Write(zap.String("breaker", m.name), zap.Stringer("policy", m.policy), zap.Bool("registered", m.register))
-	}
-	c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
-}
-
-func (s *supervisorActor) ensureLimiter(c actor.Context, m *ensureLimiter) {
-	e := s.e
-	if l := e.limiters.Get(m.name); l != nil && !l.View().Retired {
-		if m.register {
-			l.SetRegistered()
-			p := m.policy
-			c.RequestWithCustomSender(l.PID(), &messages.Reconfigure{Ticket: m.ticket, Limiter: &p}, e.inbox.pid)
-			return
-		}
-		c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
-		return
-	}
-	l := actors.NewLimiterLink(m.name, m.policy, time.Now(), s.hooks())
-	props := actor.PropsFromProducer(l.Producer(), actor.WithDispatcher(e.pool), actor.WithMailbox(l.Mailbox()))
-	pid, err := c.SpawnNamed(props, s.childName("limiter", m.name))
-	if err != nil {
-		e.log.Error("supervisor: cannot spawn limiter", zap.String("limiter", m.name), zap.Error(err))
-		c.Send(e.inbox.pid, &messages.Rejected{Ticket: m.ticket, Reason: messages.Crashed})
-		return
-	}
-	l.SetPID(pid)
-	e.reg.byPID[pid.Id] = child{limiter: l, name: m.name}
-	e.limiters.Store(m.name, l)
-	if m.register {
-		l.SetRegistered()
-	}
-	if ce := e.log.Check(zap.DebugLevel, "limiter created"); ce != nil {
-		ce.Write(zap.String("limiter", m.name), zap.Stringer("policy", m.policy), zap.Bool("registered", m.register))
-	}
-	c.Send(e.inbox.pid, &messages.Acked{Ticket: m.ticket})
 }
 
 // scan asks every idle, unregistered actor to passivate.

@@ -423,15 +423,7 @@ func TestActorClientBadExecuteIsAnswered(t *testing.T) {
 	}))
 	defer e.System().Root.Stop(client)
 	e.System().Root.Send(client, "go")
-	got := map[string]*messages.Result{}
-	for range 2 {
-		select {
-		case r := <-results:
-			got[r.ID] = r
-		case <-time.After(10 * time.Second):
-			t.Fatalf("only %d answers within 10s: %v", len(got), got)
-		}
-	}
+	got := receiveResults(t, results, 2)
 	if r := got["no-fn"]; r == nil || !errors.Is(r.Err, policy.ErrInvalidPolicy) || !strings.Contains(r.Err.Error(), "function is nil") {
 		t.Errorf("no function: %+v; want ErrInvalidPolicy naming the function", r)
 	}

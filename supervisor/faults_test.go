@@ -207,15 +207,7 @@ func TestActorClientExecuteAndResult(t *testing.T) {
 	defer e.System().Root.Stop(client)
 	e.System().Root.Send(client, "ok")
 	e.System().Root.Send(client, "fail")
-	got := map[string]*messages.Result{}
-	for range 2 {
-		select {
-		case r := <-results:
-			got[r.ID] = r
-		case <-time.After(10 * time.Second):
-			t.Fatal("no Result within 10s")
-		}
-	}
+	got := receiveResults(t, results, 2)
 	if r := got["job-1"]; r == nil || r.Value != "done" || r.Err != nil || r.Attempts != 1 {
 		t.Fatalf("job-1 result %+v; want done in 1 attempt", r)
 	}

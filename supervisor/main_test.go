@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/messages"
+
 	"go.uber.org/goleak"
 )
 
@@ -29,4 +31,20 @@ func newEngine(t *testing.T, opts ...Option) *Engine {
 		}
 	})
 	return e
+}
+
+// receiveResults waits for n results from an actor client and returns them by ID,
+// failing the test if they do not all arrive within 10 s.
+func receiveResults(t *testing.T, results <-chan *messages.Result, n int) map[string]*messages.Result {
+	t.Helper()
+	got := map[string]*messages.Result{}
+	for range n {
+		select {
+		case r := <-results:
+			got[r.ID] = r
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d results within 10s: %v", len(got), n, got)
+		}
+	}
+	return got
 }

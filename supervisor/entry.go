@@ -60,14 +60,31 @@ func (e *Engine) executeMessage(m messages.Execute, sender *actor.PID) {
 			zap.String("op", m.ID))
 		return
 	}
-	if e.closed.Load() {
+	// The call passes the gate here, and leaves it only once its Result is sent, so no
+	// goroutine of the engine outlives a Shutdown that drained it.
+	if !e.enterBatch(1) {
 		e.root.Send(sender, &messages.Result{ID: m.ID, Err: shutdownErr(m.ID)})
 		return
 	}
 	go e.runMessage(m, sender)
 }
 
+// runMessage runs an actor client's operation, which passed the gate, sends its Result
+// and leaves the gate.
 func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
+	var t tally
+	c := call{id: m.ID, critical: m.Critical, tally: &t}
+	var res *messages.Result
+	defer func() {
+		if res == nil { // the function called runtime.Goexit; its call counted it
+			res = &messages.Result{ID: m.ID, Err: c.goexitErr(), Attempts: c.attempts}
+		}
+		e.root.Send(sender, res)
+		if t == (tally{}) {
+			t.refused = 1 // refused before it ran (an invalid policy): not an operation
+		}
+		e.leaveBatch(t)
+	}()
 	ctx := context.Background()
 	if !m.Deadline.IsZero() {
 		var cancel context.CancelFunc
@@ -78,7 +95,7 @@ func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
 	if p == nil {
 		p = policy.None()
 	}
-	c := call{ctx: ctx, id: m.ID, critical: m.Critical}
+	c.ctx = ctx
 	v, err := execute(&c, e, p, m.Fn)
-	e.root.Send(sender, &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.attempts})
+	res = &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.attempts}
 }

@@ -173,7 +173,7 @@ func precheck(ctx context.Context, e *Engine, p policy.Policy) error {
 	}
 	switch p.(type) {
 	case policy.NonePolicy, policy.RetryPolicy:
-		return p.Validate()
+		return validate(p)
 	}
 	return e.plans.get(p).err
 }

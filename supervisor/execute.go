@@ -101,7 +101,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	case policy.RetryPolicy:
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
-			if err := pp.Validate(); err != nil {
+			if err := validate(pp); err != nil {
 				return v, err
 			}
 		}
@@ -369,6 +369,18 @@ func guard[R any](c *call, f func() R) (r R, err error) {
 	r = f()
 	returned = true
 	return r, nil
+}
+
+// validate is p.Validate, which runs user code (a Backoff's Validate), before any call
+// exists to account for a panic: a policy whose validation panics is invalid, and the
+// error matching ErrInvalidPolicy carries the panic.
+func validate(p policy.Policy) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: fmt.Errorf("supervisor: validating %T panicked: %v", p, r)}
+		}
+	}()
+	return p.Validate()
 }
 
 // userExit handles user code that did not return, from the deferred function of

@@ -449,3 +449,45 @@ func TestGoexitInAnActorClientsFunctionIsAnswered(t *testing.T) {
 		shutdownNow(t, e)
 	})
 }
+
+// panickyValidate is a user's Backoff whose Validate panics.
+type panickyValidate struct{ policy.FixedBackoff }
+
+func (panickyValidate) Validate() error { panic("validate boom") }
+
+// TestPanicInABackoffsValidateIsAnInvalidPolicy runs a retry whose Backoff panics in
+// Validate, directly, combined, in a batch and from an actor client (on a goroutine of
+// the engine, where the panic would end the process): each is refused with
+// ErrInvalidPolicy, runs nothing, and is not an operation.
+func TestPanicInABackoffsValidateIsAnInvalidPolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		retry := policy.Retry(3).WithBackoff(panickyValidate{})
+		ran := false
+		fn := func(context.Context) (int, error) { ran = true; return 1, nil }
+		for _, p := range []policy.Policy{retry, policy.Combine(policy.Timeout(time.Second), retry)} {
+			if _, err := ExecuteWithPolicy(context.Background(), e, p, fn); !errors.Is(err, policy.ErrInvalidPolicy) || !strings.Contains(err.Error(), "validate boom") {
+				t.Errorf("%v: %v; want ErrInvalidPolicy carrying the panic", p, err)
+			}
+			if _, errs := ExecuteAll(context.Background(), e, p, []func(context.Context) (int, error){fn}); !errors.Is(errs[0], policy.ErrInvalidPolicy) {
+				t.Errorf("%v in a batch: %v; want ErrInvalidPolicy", p, errs[0])
+			}
+		}
+		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
+		close(client.deliver)
+		pid, _ := e.sys.ProcessRegistry.Add(client, "validate-client")
+		defer e.sys.ProcessRegistry.Remove(pid)
+		e.root.RequestWithCustomSender(e.PID(), &messages.Execute{ID: "job", Policy: retry, Fn: func(context.Context) (any, error) { return fn(context.Background()) }}, pid)
+		synctest.Wait()
+		if r := <-client.results; !errors.Is(r.Err, policy.ErrInvalidPolicy) {
+			t.Errorf("actor client: %+v; want ErrInvalidPolicy", r)
+		}
+		if m := e.Metrics(); ran || m.TotalOperations != 0 {
+			t.Errorf("ran %v, %d operations; want nothing run and no operation", ran, m.TotalOperations)
+		}
+		shutdownNow(t, e)
+	})
+}

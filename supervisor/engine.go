@@ -183,7 +183,8 @@ func (e *Engine) leave(ok bool) {
 	}
 }
 
-// leaveRefused records that an admitted call turned out not to be an operation.
+// leaveRefused records that an admitted call turned out not to be an operation, or
+// gives back a place in the gate that was not a call (an actor client's delivery).
 func (e *Engine) leaveRefused() {
 	e.refused.Add(1)
 	if e.closed.Load() {

@@ -60,30 +60,28 @@ func (e *Engine) executeMessage(m messages.Execute, sender *actor.PID) {
 			zap.String("op", m.ID))
 		return
 	}
-	// The call passes the gate here, and leaves it only once its Result is sent, so no
-	// goroutine of the engine outlives a Shutdown that drained it.
-	if !e.enterBatch(1) {
+	// The Result's delivery holds a place in the gate of its own, taken here and given
+	// back once the Result is sent, so Shutdown's drain waits for the goroutine below;
+	// the call itself passes the gate and is counted in execute, before the Result goes
+	// out, so a client that reads the metrics after its Result sees the call.
+	if !e.enter() {
 		e.root.Send(sender, &messages.Result{ID: m.ID, Err: shutdownErr(m.ID)})
 		return
 	}
 	go e.runMessage(m, sender)
 }
 
-// runMessage runs an actor client's operation, which passed the gate, sends its Result
-// and leaves the gate.
+// runMessage runs an actor client's operation, sends its Result and gives back the
+// delivery's place in the gate (see executeMessage).
 func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
-	var t tally
-	c := call{id: m.ID, critical: m.Critical, tally: &t}
+	c := call{id: m.ID, critical: m.Critical}
 	var res *messages.Result
 	defer func() {
 		if res == nil { // the function called runtime.Goexit; its call counted it
 			res = &messages.Result{ID: m.ID, Err: c.goexitErr(), Attempts: c.attempts}
 		}
 		e.root.Send(sender, res)
-		if t == (tally{}) {
-			t.refused = 1 // refused before it ran (an invalid policy): not an operation
-		}
-		e.leaveBatch(t)
+		e.leaveRefused()
 	}()
 	ctx := context.Background()
 	if !m.Deadline.IsZero() {

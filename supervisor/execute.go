@@ -60,7 +60,7 @@ type call struct {
 	critical bool
 	policy   policy.Policy // what the caller passed, for logs
 	logged   bool          // "applying policy" was logged for this call
-	tally    *tally        // set by ExecuteAll and actor clients: they pass the gate and count operations themselves
+	tally    *tally        // set by ExecuteAll: the batch counts its operations itself
 	attempts int
 	// started counts the call's attempts where a Timeout stage that gave up can read them
 	// while its goroutine still runs: set by the outermost Timeout stage, nil outside one.

@@ -17,7 +17,9 @@ import (
 // passes the shutdown gate once and counts its outcomes once, so a batch of quick
 // functions costs less than calling them in a loop, and slow or blocking ones overlap. p is compiled once for the whole
 // batch. An invalid p, nil context or nil engine fails every entry with the same error
-// and runs nothing; a nil function fails its own entry.
+// and runs nothing; a nil function fails its own entry. Functions not yet started when
+// Shutdown stops waiting fail with ErrShutdown and are not operations. A function that
+// calls runtime.Goexit gets ErrPanic, and the rest of the batch still runs.
 func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []func(context.Context) (T, error)) ([]T, []error) {
 	vals := make([]T, len(fns))
 	errs := make([]error, len(fns))
@@ -44,9 +46,14 @@ func ExecuteAll[T any](ctx context.Context, e *Engine, p policy.Policy, fns []fu
 		// once per chunk, not once per function.
 		chunk: min(max(n/(4*(limit+1)), 1), 16),
 	}
-	b.work()
-	b.wg.Wait()
-	e.leaveBatch(b.total)
+	defer func() {
+		// Also reached when a function called runtime.Goexit on this goroutine: a helper
+		// runs the rest of the batch (see work), and the batch still leaves the gate once,
+		// when all of it is done.
+		b.wg.Wait()
+		e.leaveBatch(b.total)
+	}()
+	b.work(0, 0)
 	return vals, errs
 }
 
@@ -74,36 +81,54 @@ type batch[T any] struct {
 // alone before the first helper runs, and pays for one goroutine start.
 func (b *batch[T]) recruit() {
 	if b.next.Load() < b.n && b.helpers.Add(1) <= b.limit {
-		b.wg.Go(b.work)
+		b.wg.Go(func() { b.work(0, 0) })
 	}
 }
 
-// work runs claimed functions until none are left, then adds its tally to the total.
-func (b *batch[T]) work() {
+// work runs the functions from i to end, then claims more until none are left, and
+// adds its tally to the total. Once Shutdown has stopped waiting, functions not yet
+// started are refused with ErrShutdown. When a function calls runtime.Goexit, its
+// entry gets ErrPanic and a new goroutine takes over the rest of the chunk.
+func (b *batch[T]) work(i, end int64) {
 	b.recruit()
 	var t tally
-	for {
-		start := b.next.Add(b.chunk) - b.chunk
-		if start >= b.n {
-			break
+	var c call
+	returned := false
+	defer func() {
+		if !returned { // b.fns[i] called runtime.Goexit; its call counted it
+			b.errs[i] = c.goexitErr()
+			from, to := i+1, end
+			b.wg.Go(func() { b.work(from, to) })
 		}
-		for i := start; i < min(start+b.chunk, b.n); i++ {
-			if b.fns[i] == nil {
+		b.mu.Lock()
+		b.total.add(t)
+		b.mu.Unlock()
+	}()
+	for {
+		for ; i < end; i++ {
+			switch {
+			case b.fns[i] == nil:
 				t.refused++
 				b.errs[i] = invalid("", "function is nil")
 				continue
+			case b.e.stopped():
+				t.refused++
+				b.errs[i] = shutdownErr("")
+				continue
 			}
-			c := call{ctx: b.ctx, tally: &t}
+			c = call{ctx: b.ctx, tally: &t}
 			v, err := execute(&c, b.e, b.p, b.fns[i])
 			b.vals[i] = v
 			if err != nil { // the slices start zeroed: skip the write barrier of a nil
 				b.errs[i] = err
 			}
 		}
+		if i = b.next.Add(b.chunk) - b.chunk; i >= b.n {
+			break
+		}
+		end = min(i+b.chunk, b.n)
 	}
-	b.mu.Lock()
-	b.total.add(t)
-	b.mu.Unlock()
+	returned = true
 }
 
 // tally counts the operations of one ExecuteAll worker; only that worker touches it.
@@ -148,7 +173,7 @@ func precheck(ctx context.Context, e *Engine, p policy.Policy) error {
 	}
 	switch p.(type) {
 	case policy.NonePolicy, policy.RetryPolicy:
-		return p.Validate()
+		return validate(p)
 	}
 	return e.plans.get(p).err
 }

@@ -164,6 +164,13 @@ func (e *Engine) enter() bool {
 	return true
 }
 
+// stopped reports whether Shutdown stopped waiting for in-flight calls: from then on no
+// call starts new work (a retry's next attempt, a batch's next function), and waiting
+// callers get ErrShutdown.
+func (e *Engine) stopped() bool {
+	return e.closed.Load() && isClosed(e.done)
+}
+
 // leave records that an admitted call returned.
 func (e *Engine) leave(ok bool) {
 	if ok {
@@ -176,7 +183,8 @@ func (e *Engine) leave(ok bool) {
 	}
 }
 
-// leaveRefused records that an admitted call turned out not to be an operation.
+// leaveRefused records that an admitted call turned out not to be an operation, or
+// gives back a place in the gate that was not a call (an actor client's delivery).
 func (e *Engine) leaveRefused() {
 	e.refused.Add(1)
 	if e.closed.Load() {
@@ -201,7 +209,8 @@ func (e *Engine) inFlight() int64 {
 
 // Shutdown stops the engine. New calls get an error matching policy.ErrShutdown at
 // once; calls in flight, and functions a timeout abandoned, may finish until ctx ends.
-// Then callers still waiting on an actor get ErrShutdown, the engine's actors and
+// Then callers still waiting on an actor or in a retry's backoff get ErrShutdown, no
+// call starts another attempt (nor a batch another function), the engine's actors and
 // goroutines stop, and Shutdown returns ctx.Err() if the drain was cut short, else nil.
 // A second Shutdown returns nil. An actor system passed with WithActorSystem is left
 // running.

@@ -60,14 +60,29 @@ func (e *Engine) executeMessage(m messages.Execute, sender *actor.PID) {
 			zap.String("op", m.ID))
 		return
 	}
-	if e.closed.Load() {
+	// The Result's delivery holds a place in the gate of its own, taken here and given
+	// back once the Result is sent, so Shutdown's drain waits for the goroutine below;
+	// the call itself passes the gate and is counted in execute, before the Result goes
+	// out, so a client that reads the metrics after its Result sees the call.
+	if !e.enter() {
 		e.root.Send(sender, &messages.Result{ID: m.ID, Err: shutdownErr(m.ID)})
 		return
 	}
 	go e.runMessage(m, sender)
 }
 
+// runMessage runs an actor client's operation, sends its Result and gives back the
+// delivery's place in the gate (see executeMessage).
 func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
+	c := call{id: m.ID, critical: m.Critical}
+	var res *messages.Result
+	defer func() {
+		if res == nil { // the function called runtime.Goexit; its call counted it
+			res = &messages.Result{ID: m.ID, Err: c.goexitErr(), Attempts: c.attempts}
+		}
+		e.root.Send(sender, res)
+		e.leaveRefused()
+	}()
 	ctx := context.Background()
 	if !m.Deadline.IsZero() {
 		var cancel context.CancelFunc
@@ -78,7 +93,7 @@ func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
 	if p == nil {
 		p = policy.None()
 	}
-	c := call{ctx: ctx, id: m.ID, critical: m.Critical}
+	c.ctx = ctx
 	v, err := execute(&c, e, p, m.Fn)
-	e.root.Send(sender, &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.attempts})
+	res = &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.attempts}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/policy"
@@ -61,6 +62,13 @@ type call struct {
 	logged   bool          // "applying policy" was logged for this call
 	tally    *tally        // set by ExecuteAll: the batch counts its operations itself
 	attempts int
+	// started counts the call's attempts where a Timeout stage that gave up can read them
+	// while its goroutine still runs: set by the outermost Timeout stage, nil outside one.
+	started *atomic.Int64
+	exited  bool // user code called runtime.Goexit: the stages are unwinding
+	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
+	// caller's goroutine, accounts for the call.
+	detached bool
 	start    time.Time
 }
 
@@ -93,7 +101,7 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	case policy.RetryPolicy:
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
-			if err := pp.Validate(); err != nil {
+			if err := validate(pp); err != nil {
 				return v, err
 			}
 		}
@@ -206,12 +214,17 @@ func invoke[T any](ctx context.Context, c *call, fn func(context.Context) (T, er
 		return v, cancelled(c, ctx, nil)
 	}
 	c.attempts++
+	if c.started != nil {
+		c.started.Add(1)
+	}
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			err = c.e.panicked(c, r)
+		if !returned {
+			err = c.userExit(recover())
 		}
 	}()
 	v, err = fn(ctx)
+	returned = true
 	if err != nil && c.ctx.Err() != nil {
 		return v, cancelled(c, c.ctx, err)
 	}
@@ -268,40 +281,61 @@ func retryAfterFailure[T any](ctx context.Context, c *call, attempts int, backof
 		if attempt >= attempts {
 			return v, &policy.Error{Kind: policy.ErrRetryExhausted, Op: c.id, Attempts: c.attempts, Err: err}
 		}
-		delay := retryDelay(backoff, attempt, err)
+		delay, perr := retryDelay(c, backoff, attempt, err)
+		if perr != nil {
+			return v, perr
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			if ce := c.e.log.Check(zap.DebugLevel, "retry abandoned: the wait would pass the deadline"); ce != nil {
 				ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
 			}
 			return v, err
 		}
-		c.e.retries.Add(1)
 		c.logPolicy()
 		if ce := c.e.log.Check(zap.DebugLevel, "retrying"); ce != nil {
 			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", attempts), zap.Duration("delay", delay), zap.Error(err))
 		}
 		if delay > 0 {
-			if err := sleep(ctx, delay); err != nil {
+			switch sleep(ctx, c.e, delay) {
+			case errStopped:
+				return v, c.shutDown(err)
+			case nil:
+			default:
 				return v, cancelled(c, ctx, nil)
 			}
 		}
+		// The next attempt is new work: it passes the shutdown gate, and only then counts.
+		if c.e.stopped() {
+			return v, c.shutDown(err)
+		}
+		c.e.retries.Add(1)
 		v, err = run(ctx, c, rest, fn)
 	}
 }
 
-func retryDelay(b policy.Backoff, attempt int, err error) time.Duration {
+// retryDelay is how long a retry waits before attempt+1: the backoff's delay (nil: the
+// default), or the error's RetryAfter if longer. A panic in the user's Backoff is
+// returned as an error matching ErrPanic.
+func retryDelay(c *call, b policy.Backoff, attempt int, err error) (time.Duration, error) {
 	if b == nil {
 		b = policy.DefaultBackoff()
 	}
-	delay := b.Delay(attempt)
+	delay, perr := guard(c, func() time.Duration { return b.Delay(attempt) })
+	if perr != nil {
+		return 0, perr
+	}
 	if after, ok := policy.RetryAfter(err); ok && after > delay {
 		delay = after
 	}
-	return delay
+	return delay, nil
 }
 
-// sleep waits d or until ctx ends, whichever comes first.
-func sleep(ctx context.Context, d time.Duration) error {
+// errStopped is what sleep returns when the engine stopped draining.
+var errStopped = errors.New("supervisor: engine stopped")
+
+// sleep waits d, or until ctx ends (it returns ctx.Err()) or Shutdown stops waiting for
+// in-flight calls (errStopped), whichever comes first.
+func sleep(ctx context.Context, e *Engine, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -309,5 +343,68 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-e.done:
+		return errStopped
 	}
+}
+
+// shutDown is the error of a call that Shutdown stopped between attempts; cause is the
+// last attempt's error.
+func (c *call) shutDown(cause error) error {
+	return &policy.Error{Kind: policy.ErrShutdown, Op: c.id, Attempts: c.attempts, Err: cause}
+}
+
+// guard runs f, code the user gave the engine other than the operation itself (a
+// Backoff's Delay; classifiers, observers and fallbacks are to run through it too), and
+// handles a panic in it as one in the operation: counted, logged and returned as an
+// error matching ErrPanic. runtime.Goexit in f is counted as a panic and goes on (see
+// userExit).
+func guard[R any](c *call, f func() R) (r R, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			err = c.userExit(recover())
+		}
+	}()
+	r = f()
+	returned = true
+	return r, nil
+}
+
+// validate is p.Validate, which runs user code (a Backoff's Validate), before any call
+// exists to account for a panic: a policy whose validation panics is invalid, and the
+// error matching ErrInvalidPolicy carries the panic.
+func validate(p policy.Policy) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: fmt.Errorf("supervisor: validating %T panicked: %v", p, r)}
+		}
+	}()
+	return p.Validate()
+}
+
+// userExit handles user code that did not return, from the deferred function of
+// invoke or guard; r is what recover returned there. A panic becomes ErrPanic. A nil r
+// is runtime.Goexit (t.FailNow, require.*), which cannot be stopped or turned into a
+// return: it is counted as a panic, the call leaves the gate here as a failed
+// operation (execute is never returned to; a Timeout stage accounts for its
+// goroutine's copy itself), the call is marked exited so that the stages it unwinds
+// through release what they hold, and Goexit goes on.
+func (c *call) userExit(r any) error {
+	if r != nil {
+		return c.e.panicked(c, r)
+	}
+	c.exited = true
+	c.e.panics.Add(1)
+	c.e.log.Error("operation called runtime.Goexit", zap.String("op", c.id), zap.ByteString("stack", debug.Stack()))
+	err := c.goexitErr()
+	if !c.detached {
+		c.finishSlow(err)
+	}
+	return err
+}
+
+// goexitErr is the error of an attempt whose goroutine exited through runtime.Goexit.
+func (c *call) goexitErr() error {
+	return &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: errGoexit}
 }

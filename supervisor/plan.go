@@ -87,7 +87,7 @@ func (pc *planCache) get(p policy.Policy) *plan {
 // Combine(a, Combine(b, c), d) runs as a(b(c(d(fn)))) — exactly the flat list a, b, c, d.
 func compile(p policy.Policy) *plan {
 	pl := &plan{policy: p}
-	if err := p.Validate(); err != nil {
+	if err := validate(p); err != nil {
 		pl.err = err
 		return pl
 	}

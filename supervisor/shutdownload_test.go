@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/policy"
-	"go.uber.org/goleak"
 )
 
 // shutdownPolicies are the policies the shutdown tests mix: plain, retried, through a
@@ -212,73 +211,75 @@ func TestShutdownUnderLoadStopsAtItsContextAndReleasesWaiters(t *testing.T) {
 	})
 }
 
-// TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce runs Shutdown, in real time,
-// while 4000 calls are being started: each call is either refused with ErrShutdown and
-// not counted, or admitted and drained. At Shutdown's return the metrics already count
-// every admitted call, nothing hangs, and no goroutine is left.
+// TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce runs Shutdown while 4000
+// calls are being started: each call is either refused with ErrShutdown and not
+// counted, or admitted and drained. At Shutdown's return the metrics already count
+// every admitted call, nothing hangs, and no goroutine is left. The goroutines race for
+// real; the clock is the bubble's, so a loaded machine cannot make the 100ms Timeout
+// fire before a function that sleeps at most 20ms returns.
 func TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce(t *testing.T) {
-	leaks := goleak.IgnoreCurrent()
-	e, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies := shutdownPolicies()
-	const calls = 4000
-	var admitted, refused atomic.Int64
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var took time.Duration
-	var atReturn Metrics
-	shut := make(chan error, 1)
-	for i := range calls {
-		if i == calls/2 {
-			go func() {
-				start := time.Now()
-				err := e.Shutdown(ctx)
-				took, atReturn = time.Since(start), e.Metrics()
-				shut <- err
-			}()
+	synctest.Test(t, func(t *testing.T) {
+		e, err := New()
+		if err != nil {
+			t.Fatal(err)
 		}
-		rng := rand.New(rand.NewPCG(uint64(i), 13))
-		sleep := time.Duration(rng.IntN(20)) * time.Millisecond
-		p := policies[i%len(policies)]
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, err := ExecuteWithPolicy(cctx, e, p, func(context.Context) (int, error) {
-				time.Sleep(sleep)
-				return 1, nil
-			})
-			switch {
-			case errors.Is(err, policy.ErrShutdown):
-				refused.Add(1)
-			case err == nil:
-				admitted.Add(1)
-			default:
-				admitted.Add(1)
-				t.Errorf("admitted call: %v", err)
+		policies := shutdownPolicies()
+		const calls = 4000
+		var admitted, refused atomic.Int64
+		var wg sync.WaitGroup
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var took time.Duration
+		var atReturn Metrics
+		shut := make(chan error, 1)
+		for i := range calls {
+			if i == calls/2 {
+				go func() {
+					start := time.Now()
+					err := e.Shutdown(ctx)
+					took, atReturn = time.Since(start), e.Metrics()
+					shut <- err
+				}()
 			}
-		})
-	}
-	if err := <-shut; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("calls still running 30s after Shutdown returned: %d admitted, %d refused so far", admitted.Load(), refused.Load())
-	}
-	if uint64(admitted.Load()) != atReturn.TotalOperations {
-		t.Errorf("%d calls were admitted and drained; Metrics at Shutdown's return counted %d operations", admitted.Load(), atReturn.TotalOperations)
-	}
-	if admitted.Load()+refused.Load() != calls {
-		t.Errorf("admitted %d + refused %d != %d calls", admitted.Load(), refused.Load(), calls)
-	}
-	t.Logf("Shutdown took %v: %d calls admitted and drained, %d refused with ErrShutdown", took, admitted.Load(), refused.Load())
-	goleak.VerifyNone(t, leaks)
+			rng := rand.New(rand.NewPCG(uint64(i), 13))
+			sleep := time.Duration(rng.IntN(20)) * time.Millisecond
+			p := policies[i%len(policies)]
+			wg.Go(func() {
+				cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_, err := ExecuteWithPolicy(cctx, e, p, func(context.Context) (int, error) {
+					time.Sleep(sleep)
+					return 1, nil
+				})
+				switch {
+				case errors.Is(err, policy.ErrShutdown):
+					refused.Add(1)
+				case err == nil:
+					admitted.Add(1)
+				default:
+					admitted.Add(1)
+					t.Errorf("admitted call: %v", err)
+				}
+			})
+		}
+		if err := <-shut; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("calls still running 30s after Shutdown returned: %d admitted, %d refused so far", admitted.Load(), refused.Load())
+		}
+		if uint64(admitted.Load()) != atReturn.TotalOperations {
+			t.Errorf("%d calls were admitted and drained; Metrics at Shutdown's return counted %d operations", admitted.Load(), atReturn.TotalOperations)
+		}
+		if admitted.Load()+refused.Load() != calls {
+			t.Errorf("admitted %d + refused %d != %d calls", admitted.Load(), refused.Load(), calls)
+		}
+		t.Logf("Shutdown took %v: %d calls admitted and drained, %d refused with ErrShutdown", took, admitted.Load(), refused.Load())
+	})
 }
 
 // TestNoEngineGoroutineStartsAfterShutdown shows a minor engine bug: a call still

@@ -61,6 +61,7 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		return v, err
 	}
 	if view := l.View(); view.Pass {
+		defer c.reportExit(ctx, l, view.Generation, false)
 		v, err = run(ctx, c, rest, fn)
 		if err == nil {
 			l.Succeeded()
@@ -76,6 +77,7 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	if err != nil {
 		return v, err
 	}
+	defer c.reportExit(ctx, l, gen, probe)
 	v, err = run(ctx, c, rest, fn)
 	outcome := c.outcome(err)
 	switch {
@@ -143,6 +145,14 @@ func (c *call) report(ctx context.Context, l *actors.BreakerLink, gen uint64, ou
 	_, _ = c.e.inbox.ask(ctx, l.PID(), l.Stopped(), func(t uint64) any {
 		return &messages.Report{Ticket: t, Generation: gen, Outcome: outcome, Probe: probe}
 	}, false, false)
+}
+
+// reportExit, deferred by runBreaker, reports a failure when fn called runtime.Goexit
+// instead of returning: it counts as a panic, and a probe's slot must be freed.
+func (c *call) reportExit(ctx context.Context, l *actors.BreakerLink, gen uint64, probe bool) {
+	if c.exited {
+		c.report(ctx, l, gen, messages.Failure, probe)
+	}
 }
 
 // outcome classifies err for a breaker: the caller's cancellation, Permanent errors

@@ -99,8 +99,9 @@ type timeoutRun[T any] struct {
 	state    atomic.Int32  // running, finished, gaveUp
 	v        T
 	err      error
-	returned bool // run returned (false when fn called runtime.Goexit)
-	inner    call // the goroutine's copy of the call
+	returned bool         // run returned (false when fn called runtime.Goexit)
+	inner    call         // the goroutine's copy of the call
+	started  atomic.Int64 // the call's attempts started, when this is its outermost Timeout stage
 }
 
 const (
@@ -118,6 +119,14 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	c.logPolicy()
 	sl := e.timeoutSlot(s.timeout)
 	r := &timeoutRun[T]{wake: sl.wake, inner: *c}
+	r.inner.detached = true
+	if c.started == nil {
+		// The outermost Timeout stage of the call: every attempt the goroutine starts, in
+		// nested stages too, counts here, where this stage can read it when it gives up.
+		r.started.Store(int64(c.attempts))
+		r.inner.started = &r.started
+	}
+	started := r.inner.started
 	r.ctx.parent = ctx
 	r.ctx.deadline = time.Now().Add(s.timeout)
 	go r.work(e, rest, fn)
@@ -132,18 +141,25 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		r.ctx.end(endParent)
 	}
 	sl.timer.Stop()
-	if !r.state.CompareAndSwap(running, gaveUp) && !woke {
-		<-sl.wake // the goroutine finished as the deadline came: take its signal
+	abandon := false
+	if !woke {
+		// Count the function as running abandoned before the goroutine can see that it
+		// is: it counts itself down when it returns, and until this call has left the
+		// gate, inFlight must not read the two as finished.
+		e.abandonedLive.Add(1)
+		if abandon = r.state.CompareAndSwap(running, gaveUp); !abandon {
+			e.abandonedLive.Add(-1)
+			<-sl.wake // the goroutine finished as the deadline came: take its signal
+		}
 	}
 	// The goroutine sends on wake only when it finished first, and that send has been
 	// received: the slot is free for the next call either way.
 	e.slots.Put(sl)
-	if r.state.Load() == gaveUp {
+	if abandon {
 		// The function has not returned: give up on it. r.inner belongs to the goroutine
-		// still running: its attempts are not read, and the abandoned attempt counts as one.
+		// still running; the attempts it started are read from the shared count.
 		e.abandoned.Add(1)
-		e.abandonedLive.Add(1)
-		c.attempts++
+		c.attempts = int(started.Load())
 		if r.ctx.expired() {
 			return v, c.timedOut(s)
 		}
@@ -153,7 +169,7 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	r.ctx.end(endCanceled)
 	c.attempts = r.inner.attempts // the copy started from c.attempts
 	if !r.returned {
-		return v, &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: errGoexit}
+		return v, c.goexitErr()
 	}
 	if expired && r.err != nil {
 		return r.v, c.timedOut(s)

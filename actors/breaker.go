@@ -156,9 +156,9 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.request(c, &l.link, m.Ticket)
 		gen, retryAfter, ok := l.circuit.Acquire(now)
 		if ok {
-			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen})
+			b.reply = &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen}
 		} else {
-			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter})
+			b.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter}
 		}
 	case *messages.Report:
 		b.report = m
@@ -178,7 +178,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		if m.Breaker != nil {
 			l.circuit.Reconfigure(*m.Breaker)
 		}
-		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		b.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
 		b.request(c, &l.link, m.Ticket)
 		l.publish()
@@ -220,7 +220,8 @@ func (l *BreakerLink) observe() {
 }
 
 // settle publishes the view and, when the state changed, re-arms the timer and tells
-// the hooks.
+// the hooks; then it sends the reply decided for the request in progress, so a caller
+// that returns and reads Metrics finds its call counted.
 func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time.Time) {
 	l := b.l
 	if after := l.circuit.State(); after != before {
@@ -228,6 +229,7 @@ func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time
 		b.armTimer(c, now)
 	}
 	l.publish()
+	b.flush(c, &l.link)
 }
 
 func (b *Breaker) changed(from messages.BreakerState, now time.Time) {

@@ -170,9 +170,9 @@ func (b *Bucket) Acquire(now time.Time, w Waiter, outstanding int64) (granted, q
 }
 
 // Due refills at now and hands tokens to queued waiters in order. It returns the
-// tickets granted, and those dropped because their deadline passed (rejected). The
-// slices are appended to the given ones, which may be nil.
-func (b *Bucket) Due(now time.Time, outstanding int64, granted, expired []uint64) ([]uint64, []uint64) {
+// tickets granted, and those dropped because their deadline passed (rejected). Both
+// have left the queue: the caller must answer every one of them.
+func (b *Bucket) Due(now time.Time, outstanding int64) (granted, expired []uint64) {
 	b.refill(now, outstanding)
 	kept := b.queue[:0]
 	for _, w := range b.queue {

@@ -168,7 +168,15 @@ func (l *LimiterLink) retire() {
 // GetStats and Passivate.
 type Limiter struct {
 	base
-	l *LimiterLink
+	l      *LimiterLink
+	served []served // waiters taken off the queue, answered once the view is published
+}
+
+// served is a waiter the bucket granted a token (or refused at its deadline).
+type served struct {
+	ticket  uint64
+	at      time.Time
+	granted bool
 }
 
 var _ actor.Actor = (*Limiter)(nil)
@@ -181,6 +189,9 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.start(c, &l.link, &l.hooks, "limiter", zap.Int("waiting", l.bucket.Waiting()))
 		a.settle(c, time.Now())
 		return
+	case *actor.Restarting:
+		// Waiters served before the crash left the queue with their answer decided.
+		a.answerServed(c)
 	case *actor.Stopping:
 		a.stopTimer()
 		l.retire()
@@ -211,12 +222,12 @@ func (a *Limiter) Receive(c actor.Context) {
 		granted, queued, retryAfter := l.bucket.Acquire(t, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, pool)
 		switch {
 		case granted:
-			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, At: t})
+			a.reply = &messages.Granted{Ticket: m.Ticket, At: t}
 		case queued:
 			l.senders[m.Ticket] = c.Sender()
 			l.pending.end()
 		default:
-			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter})
+			a.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter}
 		}
 		if ce := l.hooks.logger().Check(zap.DebugLevel, "rate limit decision"); ce != nil {
 			ce.Write(zap.String("limiter", l.name), zap.Bool("granted", granted), zap.Bool("queued", queued), zap.Duration("retry_after", retryAfter))
@@ -235,12 +246,14 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
+			// Earn what the old rate earned and serve the waiters that made due, then
+			// take the pool back.
 			t, pool := l.sample()
-			l.bucket.Due(t, pool, nil, nil) // earn what the old rate earned, then take the pool back
+			a.serve(t, pool)
 			l.bucket.Reclaim(l.pool.Swap(0))
 			l.bucket.Reconfigure(*m.Limiter, t, 0)
 		}
-		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		a.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
 		a.request(c, &l.link, m.Ticket)
 		a.settle(c, now) // refills, so Tokens is current
@@ -265,20 +278,42 @@ func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
 	}
 }
 
+// serve takes the waiters whose token is due at t (or whose deadline passed) off the
+// queue; they are answered by answerServed, after the view that counts them is published.
+func (a *Limiter) serve(t time.Time, pool int64) {
+	granted, expired := a.l.bucket.Due(t, pool)
+	for _, ticket := range granted {
+		a.served = append(a.served, served{ticket: ticket, at: t, granted: true})
+	}
+	for _, ticket := range expired {
+		a.served = append(a.served, served{ticket: ticket, at: t})
+	}
+}
+
+// answerServed answers the waiters serve took off the queue.
+func (a *Limiter) answerServed(c actor.Context) {
+	for _, s := range a.served {
+		if s.granted {
+			a.answer(c, s.ticket, &messages.Granted{Ticket: s.ticket, At: s.at})
+		} else {
+			a.answer(c, s.ticket, &messages.Rejected{Ticket: s.ticket, Reason: messages.RateLimited})
+		}
+	}
+	clear(a.served)
+	a.served = a.served[:0]
+}
+
 // settle serves due waiters, refills the pool when nobody waits, publishes the view,
-// re-arms the timer for the next waiter and reports saturation changes.
+// then answers the waiters served and the request in progress (so a caller that
+// returns and reads Metrics finds its call counted), re-arms the timer for the next
+// waiter and reports saturation changes.
 func (a *Limiter) settle(c actor.Context, now time.Time) {
 	l := a.l
-	t, pool := l.sample()
-	granted, expired := l.bucket.Due(t, pool, nil, nil)
-	for _, ticket := range granted {
-		a.answer(c, ticket, &messages.Granted{Ticket: ticket, At: t})
-	}
-	for _, t := range expired {
-		a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.RateLimited})
-	}
+	a.serve(l.sample())
 	l.release(l.sample())
 	l.publish()
+	a.answerServed(c)
+	a.flush(c, &l.link)
 
 	a.stopTimer()
 	if d, ok := l.bucket.NextDue(); ok {

@@ -222,3 +222,29 @@ func TestBucketDropsRefundAfterBucketRefilled(t *testing.T) {
 		t.Fatalf("tokens %v after an early refund; want 2.1", got)
 	}
 }
+
+func TestBucketRefusesAWaiterOvertakenPastItsMaxWait(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(1).WithMaxWait(300*time.Millisecond), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0)                 // takes the only token
+	b.Acquire(t0, Waiter{Ticket: 2}, 0)                 // due at 100ms
+	b.Acquire(t0, Waiter{Ticket: 3, Critical: true}, 0) // due at 100ms; ticket 2 now at 200ms
+	b.Acquire(t0, Waiter{Ticket: 4, Critical: true}, 0) // ticket 2 now at 300ms
+	b.Acquire(t0.Add(50*time.Millisecond), Waiter{Ticket: 5, Critical: true}, 0)
+	if d, ok := b.NextDue(); !ok || d != 50*time.Millisecond { // since the last refill, at 50ms
+		t.Fatalf("NextDue %v %v, want the head's token at 100ms", d, ok)
+	}
+	var granted []uint64
+	for _, at := range []time.Duration{100, 200, 300} {
+		g, expired := b.Due(t0.Add(at*time.Millisecond), 0)
+		granted = append(granted, g...)
+		if at < 300 && len(expired) != 0 {
+			t.Fatalf("at %vms expired %v before MaxWait ended", at, expired)
+		}
+		if at == 300 && !slices.Equal(expired, []uint64{2}) {
+			t.Fatalf("at 300ms expired %v; want [2], whose MaxWait ended", expired)
+		}
+	}
+	if !slices.Equal(granted, []uint64{3, 4, 5}) {
+		t.Fatalf("granted %v, want the critical waiters [3 4 5]", granted)
+	}
+}

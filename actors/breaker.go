@@ -42,7 +42,8 @@ type BreakerLink struct {
 	_         [64]byte       // keeps the view, read by every call, off the counters' lines
 	successes stripe.Counter // closed-state successes counted by callers
 
-	origin policy.CircuitBreakerPolicy // the configuration it was created with
+	origin policy.CircuitBreakerPolicy  // the configuration it was created with
+	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit
 
 	// Owned by the actor (any incarnation), never touched by callers.
 	circuit       *Circuit
@@ -85,6 +86,56 @@ func (l *BreakerLink) Stats() messages.BreakerStats {
 	s.Rejected += l.refused.Load() - v.seenRefused
 	return s
 }
+
+// FailLater counts one failure of a call admitted from a closed view of generation gen
+// without a Report of its own, for a caller that found the actor's mailbox past its
+// limit: it joins the batch of such failures that one messages.Nudge brings to the
+// actor. It returns a channel closed once the actor has taken the batch in and published
+// the view that reflects it (so a sequential caller that waits for it sees thresholds
+// exactly), and nudge true when this caller started the batch and must send the Nudge.
+// A failure of a generation the breaker has left is dropped, as its Report would be,
+// and done is nil.
+func (l *BreakerLink) FailLater(gen uint64) (done <-chan struct{}, nudge bool) {
+	if l.view.Load().Generation != gen {
+		return nil, false
+	}
+	for {
+		b := l.batch.Load()
+		if b != nil && b.join() {
+			return b.done, false
+		}
+		nb := &failureBatch{done: make(chan struct{})}
+		nb.n.Store(1)
+		if l.batch.CompareAndSwap(b, nb) {
+			return nb.done, true
+		}
+	}
+}
+
+// failureBatch gathers the failures callers count with FailLater until the actor
+// takes them in.
+type failureBatch struct {
+	n    atomic.Uint64 // failures joined; the sealed bit is set when the actor takes it
+	done chan struct{} // closed once the actor took the batch in and published its view
+}
+
+const batchSealed = 1 << 63
+
+// join adds one failure unless the actor has sealed the batch.
+func (b *failureBatch) join() bool {
+	for {
+		n := b.n.Load()
+		if n&batchSealed != 0 {
+			return false
+		}
+		if b.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// seal closes the batch to new failures and returns how many it holds.
+func (b *failureBatch) seal() uint64 { return b.n.Or(batchSealed) &^ batchSealed }
 
 // Producer returns the producer to spawn the breaker's actor with. Every incarnation
 // it produces shares this link, so a restart keeps the breaker's state.
@@ -150,6 +201,14 @@ func (b *Breaker) Receive(c actor.Context) {
 	l.touch(c.Message(), now)
 	before := l.circuit.State()
 	l.observe()
+	if batch := l.batch.Swap(nil); batch != nil {
+		// Failures counted past the mailbox limit: record them and publish before
+		// anything else, then release their callers.
+		l.circuit.ObserveFailures(now, batch.seal())
+		b.settle(c, before, now)
+		close(batch.done)
+		before = l.circuit.State()
+	}
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
@@ -173,6 +232,8 @@ func (b *Breaker) Receive(c actor.Context) {
 			return
 		}
 		l.circuit.Advance(now)
+	case *messages.Nudge:
+		// Its failures were taken in above.
 	case *messages.Reconfigure:
 		b.request(c, &l.link, m.Ticket)
 		if m.Breaker != nil {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -22,7 +23,6 @@ type LimiterView struct {
 
 	tokens      float64 // bucket tokens, not counting the pool
 	granted     uint64
-	released    uint64
 	rejected    uint64
 	waiting     int
 	seenRefused uint64
@@ -39,6 +39,11 @@ type LimiterLink struct {
 	drained atomic.Pointer[drainMark] // when a caller took the pool's last token
 	born    time.Time                 // the link's creation, with its monotonic reading
 	view    atomic.Pointer[LimiterView]
+	// released counts the tokens moved into the pool, net of those taken back; it and
+	// pool change together under poolSeq (odd while they are being changed), so Stats
+	// reads a pair that counts every token taken exactly once.
+	released atomic.Uint64
+	poolSeq  atomic.Uint64
 
 	origin policy.RateLimitPolicy
 
@@ -102,8 +107,38 @@ func (l *LimiterLink) sample() (time.Time, int64) {
 // release moves the bucket's whole tokens into the pool; only the actor calls it.
 func (l *LimiterLink) release(now time.Time, pool int64) {
 	if n := l.bucket.Release(now, pool); n > 0 {
+		l.poolSeq.Add(1)
+		l.released.Add(uint64(n))
 		l.pool.Add(n)
+		l.poolSeq.Add(1)
 		l.epoch.Add(1) // after the tokens: a taker that sees this epoch took from them
+	}
+}
+
+// reclaim takes the pool's tokens back into the bucket; only the actor calls it.
+func (l *LimiterLink) reclaim() {
+	l.poolSeq.Add(1)
+	n := l.pool.Swap(0)
+	l.bucket.Reclaim(n)
+	l.released.Add(-uint64(max(n, 0)))
+	l.poolSeq.Add(1)
+}
+
+// taken returns how many pool tokens callers have taken: released minus what is left,
+// read as one consistent pair.
+func (l *LimiterLink) taken() uint64 {
+	for {
+		seq := l.poolSeq.Load()
+		if seq&1 == 0 {
+			released, pool := l.released.Load(), l.pool.Load()
+			if l.poolSeq.Load() == seq {
+				if pool > 0 && uint64(pool) <= released {
+					return released - uint64(pool)
+				}
+				return released
+			}
+		}
+		runtime.Gosched() // the actor is between the two writes
 	}
 }
 
@@ -121,14 +156,11 @@ func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
 // Stats returns the limiter's stats as of the latest view plus what callers counted since.
 func (l *LimiterLink) Stats() messages.LimiterStats {
 	v := l.view.Load()
+	taken := l.taken()
 	pool := l.pool.Load()
-	allowed := v.granted + v.released
-	if pool > 0 && uint64(pool) <= allowed {
-		allowed -= uint64(pool)
-	}
 	return messages.LimiterStats{
 		Tokens:   v.tokens + float64(max(pool, 0)),
-		Allowed:  allowed,
+		Allowed:  v.granted + taken,
 		Rejected: v.rejected + l.refused.Load() - v.seenRefused,
 		Waiting:  v.waiting,
 	}
@@ -142,13 +174,12 @@ func (l *LimiterLink) Producer() actor.Producer {
 
 func (l *LimiterLink) publish() {
 	b := l.bucket
-	granted, released, rejected := b.Counters()
+	granted, _, rejected := b.Counters()
 	l.view.Store(&LimiterView{
 		Wait:        b.Config().MaxWait > 0,
 		NextToken:   b.NextToken(),
 		tokens:      b.Tokens(),
 		granted:     granted,
-		released:    released,
 		rejected:    rejected,
 		waiting:     b.Waiting(),
 		seenRefused: l.seenRefused,
@@ -159,7 +190,7 @@ func (l *LimiterLink) retire() {
 	v := *l.view.Load()
 	v.Retired, v.Wait = true, true
 	l.view.Store(&v)
-	l.bucket.Reclaim(l.pool.Swap(0))
+	l.reclaim()
 }
 
 // Limiter is the rate-limiter actor: the only writer of one named token bucket. It
@@ -250,7 +281,7 @@ func (a *Limiter) Receive(c actor.Context) {
 			// take the pool back.
 			t, pool := l.sample()
 			a.serve(t, pool)
-			l.bucket.Reclaim(l.pool.Swap(0))
+			l.reclaim()
 			l.bucket.Reconfigure(*m.Limiter, t, 0)
 		}
 		a.reply = &messages.Acked{Ticket: m.Ticket}

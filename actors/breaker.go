@@ -171,6 +171,7 @@ type Breaker struct {
 	base
 	l      *BreakerLink
 	report *messages.Report // the Report being handled, for a crash in the middle of it
+	taking *failureBatch    // the failure batch being taken in, for a crash likewise
 }
 
 var _ actor.Actor = (*Breaker)(nil)
@@ -192,6 +193,11 @@ func (b *Breaker) Receive(c actor.Context) {
 		if r := b.report; r != nil && r.Probe {
 			l.circuit.Record(time.Now(), r.Generation, messages.Neutral, true)
 		}
+		// The failures of a batch being taken in are recorded: release their callers.
+		if batch := b.taking; batch != nil {
+			b.taking = nil
+			close(batch.done)
+		}
 	}
 	if b.common(c, &l.link) {
 		return
@@ -204,8 +210,10 @@ func (b *Breaker) Receive(c actor.Context) {
 	if batch := l.batch.Swap(nil); batch != nil {
 		// Failures counted past the mailbox limit: record them and publish before
 		// anything else, then release their callers.
+		b.taking = batch
 		l.circuit.ObserveFailures(now, batch.seal())
 		b.settle(c, before, now)
+		b.taking = nil
 		close(batch.done)
 		before = l.circuit.State()
 	}

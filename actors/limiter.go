@@ -277,7 +277,7 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
-			// Earn what the old rate earned and serve the waiters that made due, then
+			// Earn what the old rate earned and serve the waiters it made due, then
 			// take the pool back.
 			t, pool := l.sample()
 			a.serve(t, pool)

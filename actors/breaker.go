@@ -42,7 +42,8 @@ type BreakerLink struct {
 	_         [64]byte       // keeps the view, read by every call, off the counters' lines
 	successes stripe.Counter // closed-state successes counted by callers
 
-	origin policy.CircuitBreakerPolicy // the configuration it was created with
+	origin policy.CircuitBreakerPolicy  // the configuration it was created with
+	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit
 
 	// Owned by the actor (any incarnation), never touched by callers.
 	circuit       *Circuit
@@ -86,6 +87,56 @@ func (l *BreakerLink) Stats() messages.BreakerStats {
 	return s
 }
 
+// FailLater counts one failure of a call admitted from a closed view of generation gen
+// without a Report of its own, for a caller that found the actor's mailbox past its
+// limit: it joins the batch of such failures that one messages.Nudge brings to the
+// actor. It returns a channel closed once the actor has taken the batch in and published
+// the view that reflects it (so a sequential caller that waits for it sees thresholds
+// exactly), and nudge true when this caller started the batch and must send the Nudge.
+// A failure of a generation the breaker has left is dropped, as its Report would be,
+// and done is nil.
+func (l *BreakerLink) FailLater(gen uint64) (done <-chan struct{}, nudge bool) {
+	if l.view.Load().Generation != gen {
+		return nil, false
+	}
+	for {
+		b := l.batch.Load()
+		if b != nil && b.join() {
+			return b.done, false
+		}
+		nb := &failureBatch{done: make(chan struct{})}
+		nb.n.Store(1)
+		if l.batch.CompareAndSwap(b, nb) {
+			return nb.done, true
+		}
+	}
+}
+
+// failureBatch gathers the failures callers count with FailLater until the actor
+// takes them in.
+type failureBatch struct {
+	n    atomic.Uint64 // failures joined; the sealed bit is set when the actor takes it
+	done chan struct{} // closed once the actor took the batch in and published its view
+}
+
+const batchSealed = 1 << 63
+
+// join adds one failure unless the actor has sealed the batch.
+func (b *failureBatch) join() bool {
+	for {
+		n := b.n.Load()
+		if n&batchSealed != 0 {
+			return false
+		}
+		if b.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// seal closes the batch to new failures and returns how many it holds.
+func (b *failureBatch) seal() uint64 { return b.n.Or(batchSealed) &^ batchSealed }
+
 // Producer returns the producer to spawn the breaker's actor with. Every incarnation
 // it produces shares this link, so a restart keeps the breaker's state.
 func (l *BreakerLink) Producer() actor.Producer {
@@ -120,6 +171,7 @@ type Breaker struct {
 	base
 	l      *BreakerLink
 	report *messages.Report // the Report being handled, for a crash in the middle of it
+	taking *failureBatch    // the failure batch being taken in, for a crash likewise
 }
 
 var _ actor.Actor = (*Breaker)(nil)
@@ -141,6 +193,11 @@ func (b *Breaker) Receive(c actor.Context) {
 		if r := b.report; r != nil && r.Probe {
 			l.circuit.Record(time.Now(), r.Generation, messages.Neutral, true)
 		}
+		// The failures of a batch being taken in are recorded: release their callers.
+		if batch := b.taking; batch != nil {
+			b.taking = nil
+			close(batch.done)
+		}
 	}
 	if b.common(c, &l.link) {
 		return
@@ -150,15 +207,25 @@ func (b *Breaker) Receive(c actor.Context) {
 	l.touch(c.Message(), now)
 	before := l.circuit.State()
 	l.observe()
+	if batch := l.batch.Swap(nil); batch != nil {
+		// Failures counted past the mailbox limit: record them and publish before
+		// anything else, then release their callers.
+		b.taking = batch
+		l.circuit.ObserveFailures(now, batch.seal())
+		b.settle(c, before, now)
+		b.taking = nil
+		close(batch.done)
+		before = l.circuit.State()
+	}
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		b.request(c, &l.link, m.Ticket)
 		gen, retryAfter, ok := l.circuit.Acquire(now)
 		if ok {
-			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen})
+			b.reply = &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen}
 		} else {
-			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter})
+			b.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter}
 		}
 	case *messages.Report:
 		b.report = m
@@ -173,12 +240,14 @@ func (b *Breaker) Receive(c actor.Context) {
 			return
 		}
 		l.circuit.Advance(now)
+	case *messages.Nudge:
+		// Its failures were taken in above.
 	case *messages.Reconfigure:
 		b.request(c, &l.link, m.Ticket)
 		if m.Breaker != nil {
 			l.circuit.Reconfigure(*m.Breaker)
 		}
-		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		b.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
 		b.request(c, &l.link, m.Ticket)
 		l.publish()
@@ -220,7 +289,8 @@ func (l *BreakerLink) observe() {
 }
 
 // settle publishes the view and, when the state changed, re-arms the timer and tells
-// the hooks.
+// the hooks; then it sends the reply decided for the request in progress, so a caller
+// that returns and reads Metrics finds its call counted.
 func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time.Time) {
 	l := b.l
 	if after := l.circuit.State(); after != before {
@@ -228,6 +298,7 @@ func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time
 		b.armTimer(c, now)
 	}
 	l.publish()
+	b.flush(c, &l.link)
 }
 
 func (b *Breaker) changed(from messages.BreakerState, now time.Time) {

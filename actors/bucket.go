@@ -48,6 +48,8 @@ type Waiter struct {
 	Critical bool
 	// Deadline is when the caller gives up (zero: never).
 	Deadline time.Time
+
+	expires time.Time // when its MaxWait ends, set when it joins the queue
 }
 
 // NewBucket returns a full bucket configured by p (which must be valid) at time now.
@@ -163,6 +165,9 @@ func (b *Bucket) Acquire(now time.Time, w Waiter, outstanding int64) (granted, q
 		b.rejected++
 		return false, false, wait
 	}
+	// Critical callers may join ahead of w later and push its token back: MaxWait,
+	// the longest a call waits, is kept by refusing w when it ends (see Due).
+	w.expires = now.Add(b.cfg.MaxWait)
 	b.queue = append(b.queue, Waiter{})
 	copy(b.queue[pos+1:], b.queue[pos:])
 	b.queue[pos] = w
@@ -170,9 +175,9 @@ func (b *Bucket) Acquire(now time.Time, w Waiter, outstanding int64) (granted, q
 }
 
 // Due refills at now and hands tokens to queued waiters in order. It returns the
-// tickets granted, and those dropped because their deadline passed (rejected). The
-// slices are appended to the given ones, which may be nil.
-func (b *Bucket) Due(now time.Time, outstanding int64, granted, expired []uint64) ([]uint64, []uint64) {
+// tickets granted, and those dropped because their deadline or their MaxWait passed
+// (rejected). Both have left the queue: the caller must answer every one of them.
+func (b *Bucket) Due(now time.Time, outstanding int64) (granted, expired []uint64) {
 	b.refill(now, outstanding)
 	kept := b.queue[:0]
 	for _, w := range b.queue {
@@ -181,7 +186,7 @@ func (b *Bucket) Due(now time.Time, outstanding int64, granted, expired []uint64
 			b.tokens--
 			b.granted++
 			granted = append(granted, w.Ticket)
-		case !w.Deadline.IsZero() && !now.Before(w.Deadline):
+		case !w.Deadline.IsZero() && !now.Before(w.Deadline), !now.Before(w.expires):
 			b.rejected++
 			expired = append(expired, w.Ticket)
 		default:
@@ -193,13 +198,17 @@ func (b *Bucket) Due(now time.Time, outstanding int64, granted, expired []uint64
 	return granted, expired
 }
 
-// NextDue returns how long after the last refill the head waiter's token is due, and
-// false when nobody waits.
+// NextDue returns how long after the last refill Due has work: the head waiter's token
+// is due or a waiter's MaxWait ends, whichever comes first; false when nobody waits.
 func (b *Bucket) NextDue() (time.Duration, bool) {
 	if len(b.queue) == 0 {
 		return 0, false
 	}
-	return b.wait(1), true
+	d := b.wait(1)
+	for _, w := range b.queue {
+		d = min(d, max(w.expires.Sub(b.last), 0))
+	}
+	return d, true
 }
 
 // NextToken returns when the bucket will next hold a whole token, as of the last refill.

@@ -25,7 +25,7 @@ func TestBucketStartsFullAndRefills(t *testing.T) {
 		t.Fatal("no token 100ms later at 10/s")
 	}
 	// Refill is capped at Burst.
-	b.Due(t0.Add(time.Hour), 0, nil, nil)
+	b.Due(t0.Add(time.Hour), 0)
 	if got := b.Tokens(); got != 3 {
 		t.Fatalf("tokens after an hour = %v, want burst 3", got)
 	}
@@ -89,7 +89,8 @@ func TestBucketWaitQueueIsFIFOWithCriticalFirst(t *testing.T) {
 	}
 	var granted []uint64
 	for i := 1; i <= 5; i++ {
-		granted, _ = b.Due(t0.Add(time.Duration(i)*100*time.Millisecond), 0, granted, nil)
+		g, _ := b.Due(t0.Add(time.Duration(i)*100*time.Millisecond), 0)
+		granted = append(granted, g...)
 	}
 	if want := []uint64{3, 5, 1, 2, 4}; !slices.Equal(granted, want) {
 		t.Fatalf("grant order %v, want %v", granted, want)
@@ -121,7 +122,7 @@ func TestBucketCancelAndRefund(t *testing.T) {
 	if !b.Cancel(2) || b.Cancel(2) {
 		t.Fatal("Cancel did not remove the waiter exactly once")
 	}
-	granted, _ := b.Due(t0.Add(100*time.Millisecond), 0, nil, nil)
+	granted, _ := b.Due(t0.Add(100*time.Millisecond), 0)
 	if !slices.Equal(granted, []uint64{3}) {
 		t.Fatalf("granted %v, want [3]", granted)
 	}
@@ -139,7 +140,7 @@ func TestBucketExpiresWaitersPastDeadline(t *testing.T) {
 	b.Acquire(t0, Waiter{Ticket: 3}, 0)
 	// Ticket 2 was queued with a 1s wait; a critical newcomer cannot push it past its
 	// deadline unnoticed: when the deadline passes without a token it is dropped.
-	_, expired := b.Due(t0.Add(500*time.Millisecond), 0, nil, nil)
+	_, expired := b.Due(t0.Add(500*time.Millisecond), 0)
 	if len(expired) != 0 {
 		t.Fatalf("expired %v before any deadline", expired)
 	}
@@ -147,11 +148,11 @@ func TestBucketExpiresWaitersPastDeadline(t *testing.T) {
 	b2.Acquire(t0, Waiter{Ticket: 1}, 0)
 	b2.Acquire(t0, Waiter{Ticket: 2, Deadline: t0.Add(15 * time.Second)}, 0) // due at 10s
 	b2.Acquire(t0, Waiter{Ticket: 3, Critical: true, Deadline: t0.Add(12 * time.Second)}, 0)
-	granted, expired := b2.Due(t0.Add(10*time.Second), 0, nil, nil)
+	granted, expired := b2.Due(t0.Add(10*time.Second), 0)
 	if !slices.Equal(granted, []uint64{3}) || len(expired) != 0 {
 		t.Fatalf("at 10s granted %v expired %v, want [3] and none", granted, expired)
 	}
-	granted, expired = b2.Due(t0.Add(15*time.Second), 0, nil, nil)
+	granted, expired = b2.Due(t0.Add(15*time.Second), 0)
 	if len(granted) != 0 || !slices.Equal(expired, []uint64{2}) {
 		t.Fatalf("at 15s granted %v expired %v, want none and [2]", granted, expired)
 	}
@@ -219,5 +220,31 @@ func TestBucketDropsRefundAfterBucketRefilled(t *testing.T) {
 	b2.Refund(t0.Add(100*time.Millisecond), 0, t0)
 	if got := b2.Tokens(); math.Abs(got-2.1) > 1e-9 {
 		t.Fatalf("tokens %v after an early refund; want 2.1", got)
+	}
+}
+
+func TestBucketRefusesAWaiterOvertakenPastItsMaxWait(t *testing.T) {
+	b := NewBucket(policy.RateLimit(10).WithBurst(1).WithMaxWait(300*time.Millisecond), t0)
+	b.Acquire(t0, Waiter{Ticket: 1}, 0)                 // takes the only token
+	b.Acquire(t0, Waiter{Ticket: 2}, 0)                 // due at 100ms
+	b.Acquire(t0, Waiter{Ticket: 3, Critical: true}, 0) // due at 100ms; ticket 2 now at 200ms
+	b.Acquire(t0, Waiter{Ticket: 4, Critical: true}, 0) // ticket 2 now at 300ms
+	b.Acquire(t0.Add(50*time.Millisecond), Waiter{Ticket: 5, Critical: true}, 0)
+	if d, ok := b.NextDue(); !ok || d != 50*time.Millisecond { // since the last refill, at 50ms
+		t.Fatalf("NextDue %v %v, want the head's token at 100ms", d, ok)
+	}
+	var granted []uint64
+	for _, at := range []time.Duration{100, 200, 300} {
+		g, expired := b.Due(t0.Add(at*time.Millisecond), 0)
+		granted = append(granted, g...)
+		if at < 300 && len(expired) != 0 {
+			t.Fatalf("at %vms expired %v before MaxWait ended", at, expired)
+		}
+		if at == 300 && !slices.Equal(expired, []uint64{2}) {
+			t.Fatalf("at 300ms expired %v; want [2], whose MaxWait ended", expired)
+		}
+	}
+	if !slices.Equal(granted, []uint64{3, 4, 5}) {
+		t.Fatalf("granted %v, want the critical waiters [3 4 5]", granted)
 	}
 }

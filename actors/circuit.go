@@ -86,6 +86,19 @@ func (c *Circuit) ObserveSuccesses(n uint64) {
 // ObserveRejections adds n calls that callers refused from the published view.
 func (c *Circuit) ObserveRejections(n uint64) { c.rejected += n }
 
+// ObserveFailures records n failures of closed-state calls that callers counted without
+// a Report each, as n Reports of the current generation, and reports whether the state
+// changed. A circuit that is not closed ignores them, as it ignores Reports of a closed
+// generation it has left; so do the failures left over once they trip it.
+func (c *Circuit) ObserveFailures(now time.Time, n uint64) bool {
+	for ; n > 0 && c.state == messages.Closed; n-- {
+		if c.Record(now, c.generation, messages.Failure, false) {
+			return true
+		}
+	}
+	return false
+}
+
 // Advance moves an open circuit to half-open once its recovery timeout has passed. It
 // reports whether the state changed.
 func (c *Circuit) Advance(now time.Time) bool {

@@ -144,3 +144,19 @@ func TestCircuitReconfigureKeepsState(t *testing.T) {
 		t.Fatal("new recovery timeout not used")
 	}
 }
+
+func TestCircuitObserveFailuresCountsAsReportsOfTheCurrentGeneration(t *testing.T) {
+	c := NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
+	if c.ObserveFailures(t0, 2) || c.State() != messages.Closed {
+		t.Fatalf("two failures with threshold 3: state %v", c.State())
+	}
+	if !c.ObserveFailures(t0, 5) || c.State() != messages.Open {
+		t.Fatalf("the third failure did not open it: state %v", c.State())
+	}
+	if s := c.Stats(); s.Failures != 3 || s.Trips != 1 {
+		t.Fatalf("stats %+v; want the 3 failures up to the trip counted, the rest ignored", s)
+	}
+	if c.ObserveFailures(t0, 4) || c.Stats().Failures != 3 {
+		t.Fatalf("an open circuit counted closed-state failures: %+v", c.Stats())
+	}
+}

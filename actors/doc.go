@@ -23,6 +23,10 @@
 // The durable state lives in the link, not in the actor struct, so a panic that makes
 // the supervisor restart the actor keeps the state: the new incarnation republishes its
 // view and re-arms its timers, and the request that was being handled when the actor
-// panicked is answered with a Rejected whose Reason is Crashed, so no caller waits
-// forever.
+// panicked is answered with a Rejected whose Reason is Crashed (or with the answer it was
+// given before the panic, which the kept state reflects), so no caller waits forever.
+//
+// An actor replies, and answers the waiters it served, only after it published the view
+// that counts them, so a caller that returns and then reads the engine's Metrics finds
+// its call counted.
 package actors

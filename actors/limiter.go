@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -22,7 +23,6 @@ type LimiterView struct {
 
 	tokens      float64 // bucket tokens, not counting the pool
 	granted     uint64
-	released    uint64
 	rejected    uint64
 	waiting     int
 	seenRefused uint64
@@ -39,6 +39,11 @@ type LimiterLink struct {
 	drained atomic.Pointer[drainMark] // when a caller took the pool's last token
 	born    time.Time                 // the link's creation, with its monotonic reading
 	view    atomic.Pointer[LimiterView]
+	// released counts the tokens moved into the pool, net of those taken back; it and
+	// pool change together under poolSeq (odd while they are being changed), so Stats
+	// reads a pair that counts every token taken exactly once.
+	released atomic.Uint64
+	poolSeq  atomic.Uint64
 
 	origin policy.RateLimitPolicy
 
@@ -102,8 +107,38 @@ func (l *LimiterLink) sample() (time.Time, int64) {
 // release moves the bucket's whole tokens into the pool; only the actor calls it.
 func (l *LimiterLink) release(now time.Time, pool int64) {
 	if n := l.bucket.Release(now, pool); n > 0 {
+		l.poolSeq.Add(1)
+		l.released.Add(uint64(n))
 		l.pool.Add(n)
+		l.poolSeq.Add(1)
 		l.epoch.Add(1) // after the tokens: a taker that sees this epoch took from them
+	}
+}
+
+// reclaim takes the pool's tokens back into the bucket; only the actor calls it.
+func (l *LimiterLink) reclaim() {
+	l.poolSeq.Add(1)
+	n := l.pool.Swap(0)
+	l.bucket.Reclaim(n)
+	l.released.Add(-uint64(max(n, 0)))
+	l.poolSeq.Add(1)
+}
+
+// taken returns how many pool tokens callers have taken: released minus what is left,
+// read as one consistent pair.
+func (l *LimiterLink) taken() uint64 {
+	for {
+		seq := l.poolSeq.Load()
+		if seq&1 == 0 {
+			released, pool := l.released.Load(), l.pool.Load()
+			if l.poolSeq.Load() == seq {
+				if pool > 0 && uint64(pool) <= released {
+					return released - uint64(pool)
+				}
+				return released
+			}
+		}
+		runtime.Gosched() // the actor is between the two writes
 	}
 }
 
@@ -121,14 +156,11 @@ func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
 // Stats returns the limiter's stats as of the latest view plus what callers counted since.
 func (l *LimiterLink) Stats() messages.LimiterStats {
 	v := l.view.Load()
+	taken := l.taken()
 	pool := l.pool.Load()
-	allowed := v.granted + v.released
-	if pool > 0 && uint64(pool) <= allowed {
-		allowed -= uint64(pool)
-	}
 	return messages.LimiterStats{
 		Tokens:   v.tokens + float64(max(pool, 0)),
-		Allowed:  allowed,
+		Allowed:  v.granted + taken,
 		Rejected: v.rejected + l.refused.Load() - v.seenRefused,
 		Waiting:  v.waiting,
 	}
@@ -142,13 +174,12 @@ func (l *LimiterLink) Producer() actor.Producer {
 
 func (l *LimiterLink) publish() {
 	b := l.bucket
-	granted, released, rejected := b.Counters()
+	granted, _, rejected := b.Counters()
 	l.view.Store(&LimiterView{
 		Wait:        b.Config().MaxWait > 0,
 		NextToken:   b.NextToken(),
 		tokens:      b.Tokens(),
 		granted:     granted,
-		released:    released,
 		rejected:    rejected,
 		waiting:     b.Waiting(),
 		seenRefused: l.seenRefused,
@@ -159,7 +190,7 @@ func (l *LimiterLink) retire() {
 	v := *l.view.Load()
 	v.Retired, v.Wait = true, true
 	l.view.Store(&v)
-	l.bucket.Reclaim(l.pool.Swap(0))
+	l.reclaim()
 }
 
 // Limiter is the rate-limiter actor: the only writer of one named token bucket. It
@@ -168,7 +199,15 @@ func (l *LimiterLink) retire() {
 // GetStats and Passivate.
 type Limiter struct {
 	base
-	l *LimiterLink
+	l      *LimiterLink
+	served []served // waiters taken off the queue, answered once the view is published
+}
+
+// served is a waiter the bucket granted a token (or refused at its deadline).
+type served struct {
+	ticket  uint64
+	at      time.Time
+	granted bool
 }
 
 var _ actor.Actor = (*Limiter)(nil)
@@ -181,6 +220,9 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.start(c, &l.link, &l.hooks, "limiter", zap.Int("waiting", l.bucket.Waiting()))
 		a.settle(c, time.Now())
 		return
+	case *actor.Restarting:
+		// Waiters served before the crash left the queue with their answer decided.
+		a.answerServed(c)
 	case *actor.Stopping:
 		a.stopTimer()
 		l.retire()
@@ -211,12 +253,12 @@ func (a *Limiter) Receive(c actor.Context) {
 		granted, queued, retryAfter := l.bucket.Acquire(t, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, pool)
 		switch {
 		case granted:
-			l.pending.respond(c, &messages.Granted{Ticket: m.Ticket, At: t})
+			a.reply = &messages.Granted{Ticket: m.Ticket, At: t}
 		case queued:
 			l.senders[m.Ticket] = c.Sender()
 			l.pending.end()
 		default:
-			l.pending.respond(c, &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter})
+			a.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter}
 		}
 		if ce := l.hooks.logger().Check(zap.DebugLevel, "rate limit decision"); ce != nil {
 			ce.Write(zap.String("limiter", l.name), zap.Bool("granted", granted), zap.Bool("queued", queued), zap.Duration("retry_after", retryAfter))
@@ -235,12 +277,14 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
+			// Earn what the old rate earned and serve the waiters it made due, then
+			// take the pool back.
 			t, pool := l.sample()
-			l.bucket.Due(t, pool, nil, nil) // earn what the old rate earned, then take the pool back
-			l.bucket.Reclaim(l.pool.Swap(0))
+			a.serve(t, pool)
+			l.reclaim()
 			l.bucket.Reconfigure(*m.Limiter, t, 0)
 		}
-		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		a.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
 		a.request(c, &l.link, m.Ticket)
 		a.settle(c, now) // refills, so Tokens is current
@@ -265,20 +309,42 @@ func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
 	}
 }
 
+// serve takes the waiters whose token is due at t (or whose deadline passed) off the
+// queue; they are answered by answerServed, after the view that counts them is published.
+func (a *Limiter) serve(t time.Time, pool int64) {
+	granted, expired := a.l.bucket.Due(t, pool)
+	for _, ticket := range granted {
+		a.served = append(a.served, served{ticket: ticket, at: t, granted: true})
+	}
+	for _, ticket := range expired {
+		a.served = append(a.served, served{ticket: ticket, at: t})
+	}
+}
+
+// answerServed answers the waiters serve took off the queue.
+func (a *Limiter) answerServed(c actor.Context) {
+	for _, s := range a.served {
+		if s.granted {
+			a.answer(c, s.ticket, &messages.Granted{Ticket: s.ticket, At: s.at})
+		} else {
+			a.answer(c, s.ticket, &messages.Rejected{Ticket: s.ticket, Reason: messages.RateLimited})
+		}
+	}
+	clear(a.served)
+	a.served = a.served[:0]
+}
+
 // settle serves due waiters, refills the pool when nobody waits, publishes the view,
-// re-arms the timer for the next waiter and reports saturation changes.
+// then answers the waiters served and the request in progress (so a caller that
+// returns and reads Metrics finds its call counted), re-arms the timer for the next
+// waiter and reports saturation changes.
 func (a *Limiter) settle(c actor.Context, now time.Time) {
 	l := a.l
-	t, pool := l.sample()
-	granted, expired := l.bucket.Due(t, pool, nil, nil)
-	for _, ticket := range granted {
-		a.answer(c, ticket, &messages.Granted{Ticket: ticket, At: t})
-	}
-	for _, t := range expired {
-		a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.RateLimited})
-	}
+	a.serve(l.sample())
 	l.release(l.sample())
 	l.publish()
+	a.answerServed(c)
+	a.flush(c, &l.link)
 
 	a.stopTimer()
 	if d, ok := l.bucket.NextDue(); ok {

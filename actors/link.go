@@ -154,6 +154,17 @@ type base struct {
 	timers *scheduler.TimerScheduler
 	cancel scheduler.CancelFunc
 	crash  string // a PanicOnNext reason waiting for the next request
+	// reply is the answer decided for the request in progress, sent by flush once the
+	// view that reflects the decision is published.
+	reply any
+}
+
+// flush sends the reply decided for the request in progress.
+func (a *base) flush(c actor.Context, l *link) {
+	if a.reply != nil {
+		l.pending.respond(c, a.reply)
+		a.reply = nil
+	}
 }
 
 // common handles the messages both actors treat alike and reports whether m was one.
@@ -161,6 +172,9 @@ type base struct {
 func (a *base) common(c actor.Context, l *link) bool {
 	switch m := c.Message().(type) {
 	case *actor.Restarting:
+		// A decision already made is kept in the state the next incarnation inherits:
+		// send it rather than Crashed.
+		a.flush(c, l)
 		l.pending.answerCrash(c)
 		l.restarts.Add(1)
 		l.depth.Crashed()

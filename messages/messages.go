@@ -226,6 +226,11 @@ type Tick struct {
 	Generation uint64
 }
 
+// Nudge tells a breaker actor that callers counted closed-state failures without a
+// Report each, because its mailbox was past the engine's limit: the actor takes them in,
+// as it does before handling any message. No answer.
+type Nudge struct{}
+
 // Passivate asks an idle, unregistered breaker or limiter actor to stop. The actor
 // answers *Acked when it agreed and is stopping, or *Rejected with Reason Stopping when
 // it is not idle (then it stays).

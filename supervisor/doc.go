@@ -38,6 +38,9 @@
 //	  success: link.Succeeded()  (an atomic add; the actor drains it later)
 //	  failure: Report{ticket} ───────────────► Circuit.Record → may trip → new view
 //	           wait for Acked  ◄──── Acked ─── (so the next call sees the new state)
+//	  failure past WithMailboxLimit: join the link's failure batch; its first caller
+//	           sends one Nudge ──────────────► the actor takes the batch in, publishes,
+//	           wait for the batch  ◄─ release ─ and releases the batch's callers
 //	not Pass (open):    ErrCircuitOpen from the view, no message
 //	not Pass (half-open): Acquire{ticket} ───► a probe slot, or Rejected
 //

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -608,41 +609,50 @@ func TestRateLimitWaitPastMaxWaitFailsAtOnce(t *testing.T) {
 	})
 }
 
+// TestRateLimitNeverOverAdmitsUnderConcurrency storms a limiter from 64 callers for
+// 300ms and checks every window of the admissions against Burst + rate·w, exactly. It
+// runs in a synctest bubble, so the times the functions record are the instants they
+// were admitted (no scheduling slack), and each caller paces itself with a seeded random
+// sleep, so the bubble's clock advances and the callers arrive at scattered times.
 func TestRateLimitNeverOverAdmitsUnderConcurrency(t *testing.T) {
-	e := newEngine(t)
-	const rate, burst = 200.0, 10
-	var p policy.Policy = policy.RateLimit(rate).WithBurst(burst).Named("storm")
-	var mu sync.Mutex
-	var admitted []time.Time
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(300 * time.Millisecond)
-	for range 64 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				ExecuteWithPolicy(context.Background(), e, p, func(context.Context) (int, error) {
-					mu.Lock()
-					admitted = append(admitted, time.Now())
-					mu.Unlock()
-					return 1, nil
-				})
-			}
-		})
-	}
-	wg.Wait()
-	// Admission happens before the function records its time; allow the scheduling slack
-	// of this loaded machine in the window (a generous 20ms).
-	const slack = 20 * time.Millisecond
-	for i := range admitted {
-		for j := i; j < len(admitted); j++ {
-			w := admitted[j].Sub(admitted[i])
-			if n := float64(j - i + 1); n > burst+rate*(w+slack).Seconds()+1 {
-				t.Fatalf("%v admissions within %v; limit burst+rate·w = %v", n, w, burst+rate*w.Seconds())
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		const rate, burst = 200.0, 10
+		var p policy.Policy = policy.RateLimit(rate).WithBurst(burst).Named("storm")
+		var mu sync.Mutex
+		var admitted []time.Time
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for i := range 64 {
+			jitter := rand.New(rand.NewPCG(uint64(i), 1))
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					ExecuteWithPolicy(context.Background(), e, p, func(context.Context) (int, error) {
+						mu.Lock()
+						admitted = append(admitted, time.Now())
+						mu.Unlock()
+						return 1, nil
+					})
+					time.Sleep(time.Duration(jitter.Int64N(int64(2 * time.Millisecond))))
+				}
+			})
+		}
+		wg.Wait()
+		if len(admitted) < rate*0.3*3/4 {
+			t.Fatalf("%d admissions in 300ms; the storm should have drawn tokens all along (up to %v)", len(admitted), burst+rate*0.3)
+		}
+		for i := range admitted {
+			for j := i; j < len(admitted); j++ {
+				w := admitted[j].Sub(admitted[i])
+				if n := float64(j - i + 1); n > burst+rate*w.Seconds()+1e-9 {
+					t.Fatalf("%v admissions within %v; limit burst+rate·w = %v", n, w, burst+rate*w.Seconds())
+				}
 			}
 		}
-	}
-	if m := e.Metrics(); m.Limiters["storm"].Allowed != uint64(len(admitted)) {
-		t.Fatalf("limiter allowed %d; functions ran %d times", m.Limiters["storm"].Allowed, len(admitted))
-	}
+		if m := e.Metrics(); m.Limiters["storm"].Allowed != uint64(len(admitted)) {
+			t.Fatalf("limiter allowed %d; functions ran %d times", m.Limiters["storm"].Allowed, len(admitted))
+		}
+	})
 }
 
 func TestShutdownDrainsInFlightCallsThenRefuses(t *testing.T) {

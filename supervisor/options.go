@@ -64,7 +64,9 @@ func WithIdleTimeout(d time.Duration) Option {
 
 // WithMailboxLimit bounds the messages queued for any one breaker or limiter actor:
 // past n, a call that needs to ask that actor fails at once with an error matching
-// policy.ErrOverloaded instead of queueing without bound. Zero, the default, means no
+// policy.ErrOverloaded instead of queueing without bound. A closed breaker's failure
+// reports past n share one message instead of one each; such a call already ran and
+// returns its own error once the breaker has counted it. Zero, the default, means no
 // limit. A negative n is an error.
 func WithMailboxLimit(n int) Option {
 	return func(c *config) error {

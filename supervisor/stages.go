@@ -137,9 +137,32 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 
 // report tells the breaker an outcome and waits for the acknowledgement, unless the
 // caller's context ends first.
+//
+// Past WithMailboxLimit a closed-state failure does not queue a Report of its own: it
+// joins a batch that one Nudge brings to the actor, and the caller waits for the actor
+// to take the batch in, as it would for its Report. The call already ran, so it keeps
+// its own error: ErrOverloaded would hide the cause, and an outer breaker would count a
+// real failure as neutral. The mailbox stays within the limit plus one Nudge, no failure
+// is lost, and a sequential caller still sees the thresholds exactly. Probe reports are
+// bounded by the probe slots and go as Reports.
 func (c *call) report(ctx context.Context, l *actors.BreakerLink, gen uint64, outcome messages.Outcome, probe bool) {
 	if outcome == messages.Success && !probe {
 		l.Succeeded()
+		return
+	}
+	if !probe && c.e.pastLimit(l.MailboxDepth()) {
+		done, nudge := l.FailLater(gen)
+		if nudge {
+			c.e.tell(l.PID(), &messages.Nudge{}, nil)
+		}
+		if done != nil {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			case <-l.Stopped():
+			case <-c.e.done:
+			}
+		}
 		return
 	}
 	_, _ = c.e.inbox.ask(ctx, l.PID(), l.Stopped(), func(t uint64) any {
@@ -202,11 +225,17 @@ func (c *call) noAnswer(ctx context.Context, err error) error {
 
 // overloaded refuses to queue behind a mailbox deeper than WithMailboxLimit.
 func (e *Engine) overloaded(c *call, depth int64) error {
-	if limit := e.cfg.mailboxLimit; limit > 0 && depth >= int64(limit) {
+	if e.pastLimit(depth) {
 		return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Attempts: c.attempts,
 			Err: errors.New("supervisor: actor mailbox is full")}
 	}
 	return nil
+}
+
+// pastLimit reports whether a mailbox of depth is at or past WithMailboxLimit.
+func (e *Engine) pastLimit(depth int64) bool {
+	limit := e.cfg.mailboxLimit
+	return limit > 0 && depth >= int64(limit)
 }
 
 // runLimiter takes a token before the rest of the pipeline: from the pool the actor

@@ -1,0 +1,36 @@
+package actors
+
+import (
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// TestLimiterStatsCountsEveryTokenTakenWhileTheActorRefills takes every token of a
+// limiter's pool, then has the actor release new tokens into the pool without publishing
+// its view yet, as it does for a moment in every settle. Stats read in that moment must
+// still count the calls that took the earlier tokens.
+func TestLimiterStatsCountsEveryTokenTakenWhileTheActorRefills(t *testing.T) {
+	l := NewLimiterLink("r", policy.RateLimit(10).WithBurst(5), t0, Hooks{})
+	for i := range 5 {
+		if !l.TryTake() {
+			t.Fatalf("token %d of a full bucket: none", i+1)
+		}
+	}
+	if got := l.Stats().Allowed; got != 5 {
+		t.Fatalf("Allowed %d after 5 takes; want 5", got)
+	}
+	l.bucket.NoteDrained(t0)          // as the actor learns from the last taker's mark
+	l.release(t0.Add(time.Second), 0) // five new tokens in the pool, view not published
+	if l.pool.Load() != 5 {
+		t.Fatalf("pool %d after a second; want 5 new tokens", l.pool.Load())
+	}
+	if got := l.Stats().Allowed; got != 5 {
+		t.Fatalf("Allowed %d while the actor refills the pool; want the 5 calls that took tokens", got)
+	}
+	l.publish()
+	if got := l.Stats().Allowed; got != 5 {
+		t.Fatalf("Allowed %d once the view is published; want 5", got)
+	}
+}

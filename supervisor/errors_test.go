@@ -312,3 +312,31 @@ func TestEngineErrorMessagesReadRight(t *testing.T) {
 		})
 	}
 }
+
+// TestAFailureAllocatesOnlyItsError: the success path allocates nothing, and a failure
+// only the *policy.Error it returns — a plain failure's included.
+func TestAFailureAllocatesOnlyItsError(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	var open policy.Policy = policy.CircuitBreaker(1, time.Hour).Named("alloc-open")
+	ExecuteWithPolicy(ctx, e, open, failing)
+	tests := []struct {
+		name string
+		p    policy.Policy
+		fn   func(context.Context) (int, error)
+		want float64
+	}{
+		{"success under None", policy.None(), ok42, 0},
+		{"success under Retry", policy.Retry(3), ok42, 0},
+		{"a plain failure under None", policy.None(), failing, 1},
+		{"retries exhausted", policy.Retry(1), failing, 1},
+		{"an open breaker", open, ok42, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() { ExecuteWithPolicy(ctx, e, tt.p, tt.fn) }); n != tt.want {
+				t.Fatalf("%v allocations per call; want %v", n, tt.want)
+			}
+		})
+	}
+}

@@ -188,7 +188,7 @@ func (c *call) finishSlow(err error) {
 	}
 	level := e.cfg.failureLevel
 	switch {
-	case policy.IsPermanent(err) || errors.Is(err, policy.ErrCancelled):
+	case callersOwn(err):
 		// The caller's own: a request it says is wrong, or a context it ended. Not a
 		// failure of the engine or of the dependency.
 		level = zap.DebugLevel
@@ -260,6 +260,17 @@ func (p *panicValue) Error() string { return fmt.Sprint(p.value) }
 func (p *panicValue) Unwrap() error {
 	err, _ := p.value.(error)
 	return err
+}
+
+// callersOwn reports whether err, a call's *policy.Error, is the caller's own failure: a
+// cancellation, or a Permanent error. It looks at the Kind and walks only the cause:
+// errors.Is through a *policy.Error allocates (its Unwrap returns a slice).
+func callersOwn(err error) bool {
+	pe, ok := err.(*policy.Error)
+	if !ok {
+		return policy.IsPermanent(err) || errors.Is(err, policy.ErrCancelled)
+	}
+	return pe.Kind == policy.ErrCancelled || (pe.Err != nil && policy.IsPermanent(pe.Err))
 }
 
 // panicLogged reports whether err is a panic that panicked logged already.

@@ -43,7 +43,8 @@
 // # Errors
 //
 // The engine's errors are *Error values that match a sentinel (ErrTimeout, ErrCircuitOpen,
-// ErrRateLimited, ...) and the cause with errors.Is. IsRetryable, IsServiceUnavailable and
+// ErrRateLimited, ...) and the cause with errors.Is; a plain failure, the function's own
+// error, is an *Error with a nil Kind. IsRetryable, IsServiceUnavailable and
 // RetryAfter classify any error through %w wrapping, by data, never by message:
 //
 //	sentinel            retryable  service unavailable

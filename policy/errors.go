@@ -55,12 +55,16 @@ func (e *timeoutError) Timeout() bool { return true }
 // of the sentinels, and Err, the cause), and when to try again. errors.Is matches both Kind
 // and Err, and errors.As reaches it through %w wrapping. A zero field is simply left out of
 // the message. An *Error is not modified after it is returned and is safe to share.
+//
+// A plain failure — the function's own error, which no stage acted on, or a Permanent
+// error — has a nil Kind and the function's error as Err.
 type Error struct {
-	// Kind is the sentinel that says why, such as ErrRetryExhausted; may be nil.
+	// Kind is the sentinel that says why, such as ErrRetryExhausted; nil for a plain failure.
 	Kind error
-	// Op is the operation's ID; "" prints as "operation".
+	// Op is the operation's ID; "" leaves the op out of the message.
 	Op string
-	// Attempts is how many attempts ran, the first included; 0 means none ran.
+	// Attempts is how many attempts ran the function, the first included; 0 means none
+	// ran. An attempt refused by a breaker or a limiter did not run.
 	Attempts int
 	// After is how long to wait before trying again; 0 means no advice.
 	After time.Duration
@@ -68,46 +72,132 @@ type Error struct {
 	Err error
 }
 
-// Error returns a message such as
-// `policy: operation "charge" failed after 3 attempts: retries exhausted: connection refused`
-// or `policy: operation failed before any attempt: circuit open (retry after 12s)`.
+// Error returns `op "ID": ` (left out when Op is "") followed by what happened:
+//
+//	op "charge": connection refused                                 a plain failure: the function's error
+//	op "charge": retries exhausted after 3 attempts: connection refused
+//	op "charge": timeout 200ms                                      a cause that matches Kind says it all
+//	op "charge": panic: boom
+//	op "api": rate limited (retry after 1.5s)
+//	op "api": rate limited after 1 attempt, retries exhausted (retry after 1.5s)
+//
+// The attempt count is left out when no attempt ran, and for a timeout or a panic in the
+// only attempt. When retries ran out on a refusal (a breaker, a limiter or an overloaded
+// actor refused the last try), the refusal comes first: it is what happened to the
+// attempts that did not run. Retry advice is rounded to 3 significant digits.
 func (e *Error) Error() string {
 	if e == nil {
 		return "policy: <nil>"
 	}
 	var b strings.Builder
-	b.WriteString("policy: operation ")
 	if e.Op != "" {
+		b.WriteString("op ")
 		b.WriteString(strconv.Quote(e.Op))
-		b.WriteByte(' ')
+		b.WriteString(": ")
 	}
-	switch {
-	case e.Attempts <= 0:
-		b.WriteString("failed before any attempt")
-	case e.Attempts == 1:
-		b.WriteString("failed after 1 attempt")
-	default:
-		b.WriteString("failed after " + strconv.Itoa(e.Attempts) + " attempts")
+	if e.Kind == nil && e.Err == nil {
+		b.WriteString("failed")
+		return b.String()
 	}
-	e.writeReason(&b)
+	e.writeReason(&b, e.Attempts)
 	return b.String()
 }
 
-// writeReason writes ": kind: cause (retry after d)". A cause that is itself an *Error
-// contributes only its own reason, so nested errors do not repeat the operation and
-// attempt count.
-func (e *Error) writeReason(b *strings.Builder) {
-	if e.Kind != nil {
-		b.WriteString(": " + strings.TrimPrefix(e.Kind.Error(), "policy: "))
+// writeReason writes what happened: "kind[ after N attempts][: cause][ (retry after d)]".
+// A cause that is itself an *Error contributes only its own reason, so nested errors do
+// not repeat the operation and attempt count. attempts < 0 leaves the count out.
+func (e *Error) writeReason(b *strings.Builder, attempts int) {
+	inner, nested := e.Err.(*Error)
+	nested = nested && inner != nil
+	switch {
+	case e.Kind == nil:
+		// A plain failure reads as the function's error.
+		if nested {
+			inner.writeReason(b, -1)
+		} else if e.Err != nil {
+			b.WriteString(e.Err.Error())
+		}
+		writeAdvice(b, e.After)
+		return
+	case e.Kind == ErrRetryExhausted && nested && isRefusal(inner.Kind):
+		inner.writeHead(b)
+		if attempts > 0 {
+			writeAttempts(b, attempts)
+			b.WriteString(", retries exhausted")
+		} else {
+			b.WriteString(", retries exhausted before any attempt ran")
+		}
+		inner.writeCause(b)
+		writeAdvice(b, max(e.After, inner.After))
+		return
 	}
+	e.writeHead(b)
+	if attempts > 1 || (attempts == 1 && e.Kind != ErrTimeout && e.Kind != ErrPanic) {
+		writeAttempts(b, attempts)
+	}
+	e.writeCause(b)
+	writeAdvice(b, e.After)
+}
+
+// writeHead writes the kind, or the cause when the cause matches the kind: such a cause
+// (an invalid-policy error, a timeout that names its limit) says it all.
+func (e *Error) writeHead(b *strings.Builder) {
+	if e.causeSaysKind() {
+		b.WriteString(e.Err.Error())
+		return
+	}
+	b.WriteString(strings.TrimPrefix(e.Kind.Error(), "policy: "))
+}
+
+// writeCause writes ": cause", unless writeHead wrote it already.
+func (e *Error) writeCause(b *strings.Builder) {
+	if e.Err == nil || e.causeSaysKind() {
+		return
+	}
+	b.WriteString(": ")
 	if inner, ok := e.Err.(*Error); ok && inner != nil {
-		inner.writeReason(b)
-	} else if e.Err != nil {
-		b.WriteString(": " + e.Err.Error())
+		inner.writeReason(b, -1)
+		return
 	}
-	if e.After > 0 {
-		b.WriteString(" (retry after " + e.After.String() + ")")
+	b.WriteString(e.Err.Error())
+}
+
+func (e *Error) causeSaysKind() bool {
+	_, nested := e.Err.(*Error)
+	return e.Kind != nil && e.Err != nil && !nested && errors.Is(e.Err, e.Kind)
+}
+
+func writeAttempts(b *strings.Builder, n int) {
+	b.WriteString(" after ")
+	b.WriteString(strconv.Itoa(n))
+	if n == 1 {
+		b.WriteString(" attempt")
+	} else {
+		b.WriteString(" attempts")
 	}
+}
+
+func writeAdvice(b *strings.Builder, after time.Duration) {
+	if after > 0 {
+		b.WriteString(" (retry after ")
+		b.WriteString(roundForPeople(after).String())
+		b.WriteByte(')')
+	}
+}
+
+// isRefusal reports whether kind says a stage refused the call without running it.
+func isRefusal(kind error) bool {
+	return kind == ErrRateLimited || kind == ErrCircuitOpen || kind == ErrOverloaded || kind == ErrShutdown
+}
+
+// roundForPeople rounds d to 3 significant digits: 4.999910051s is 5s, 1.500123ms is
+// 1.5ms. Durations under 1µs are returned as they are.
+func roundForPeople(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for v := d / 1000; v != 0; v /= 10 {
+		unit *= 10
+	}
+	return d.Round(unit)
 }
 
 // Unwrap returns Kind and Err, leaving out whichever is nil, so errors.Is and errors.As see

@@ -107,25 +107,74 @@ func TestTimeoutMatchesDeadlineExceeded(t *testing.T) {
 	}
 }
 
+// limitErr is a cause that says itself what passed, as the engine's timeout causes do:
+// it matches ErrTimeout, so the message does not repeat the kind.
+type limitErr struct{}
+
+func (limitErr) Error() string        { return "timeout 200ms" }
+func (limitErr) Is(target error) bool { return target == policy.ErrTimeout }
+
 func TestErrorMessage(t *testing.T) {
+	rateLimited := &policy.Error{Kind: policy.ErrRateLimited, Op: "api", Attempts: 1, After: 1500 * time.Millisecond}
 	tests := []struct {
 		name string
 		err  *policy.Error
 		want string
 	}{
-		{"everything", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 3, Err: errDown},
-			`policy: operation "charge" failed after 3 attempts: retries exhausted: connection refused`},
-		{"one attempt", &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 1, Err: context.DeadlineExceeded},
-			`policy: operation "charge" failed after 1 attempt: timeout: context deadline exceeded`},
-		{"no op, no attempt, retry after", &policy.Error{Kind: policy.ErrCircuitOpen, After: 12 * time.Second},
-			`policy: operation failed before any attempt: circuit open (retry after 12s)`},
-		{"rate limited with wait", &policy.Error{Kind: policy.ErrRateLimited, Op: "api", Attempts: 2, After: 250 * time.Millisecond},
-			`policy: operation "api" failed after 2 attempts: rate limited (retry after 250ms)`},
-		{"cause only", &policy.Error{Op: "x", Attempts: 1, Err: errDown},
-			`policy: operation "x" failed after 1 attempt: connection refused`},
-		{"a foreign kind keeps its message", &policy.Error{Kind: errors.New("quota: exceeded"), Attempts: 1},
-			`policy: operation failed after 1 attempt: quota: exceeded`},
-		{"zero", &policy.Error{}, `policy: operation failed before any attempt`},
+		{"retries exhausted", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 3, Err: errDown},
+			`op "charge": retries exhausted after 3 attempts: connection refused`},
+		{"retries exhausted after one attempt", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 1, Err: errDown},
+			`op "charge": retries exhausted after 1 attempt: connection refused`},
+		{"a plain failure reads as the function's error", &policy.Error{Op: "x", Attempts: 1, Err: errDown},
+			`op "x": connection refused`},
+		{"a plain failure without an op is the function's error", &policy.Error{Attempts: 2, Err: errDown},
+			`connection refused`},
+		{"a timeout names its limit", &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 1, Err: limitErr{}},
+			`op "charge": timeout 200ms`},
+		{"a timeout over several attempts", &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 3, Err: limitErr{}},
+			`op "charge": timeout 200ms after 3 attempts`},
+		{"a timeout without its limit", &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 1, Err: context.DeadlineExceeded},
+			`op "charge": timeout: context deadline exceeded`},
+		{"retries exhausted by timeouts", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 3,
+			Err: &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 3, Err: limitErr{}}},
+			`op "charge": retries exhausted after 3 attempts: timeout 200ms`},
+		{"a panic", &policy.Error{Kind: policy.ErrPanic, Op: "x", Attempts: 1, Err: errors.New("boom")},
+			`op "x": panic: boom`},
+		{"a panic after failed attempts", &policy.Error{Kind: policy.ErrPanic, Op: "x", Attempts: 3, Err: errors.New("boom")},
+			`op "x": panic after 3 attempts: boom`},
+		{"circuit open before any attempt", &policy.Error{Kind: policy.ErrCircuitOpen, After: 12 * time.Second},
+			`circuit open (retry after 12s)`},
+		{"circuit open after attempts", &policy.Error{Kind: policy.ErrCircuitOpen, Op: "x", Attempts: 2, After: 30 * time.Second},
+			`op "x": circuit open after 2 attempts (retry after 30s)`},
+		{"rate limited", &policy.Error{Kind: policy.ErrRateLimited, Op: "api", After: 250 * time.Millisecond},
+			`op "api": rate limited (retry after 250ms)`},
+		{"retries exhausted by refusals after one attempt ran", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "api", Attempts: 1, Err: rateLimited},
+			`op "api": rate limited after 1 attempt, retries exhausted (retry after 1.5s)`},
+		{"retries exhausted by refusals before any attempt ran", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "api",
+			Err: &policy.Error{Kind: policy.ErrRateLimited, Op: "api", After: time.Second}},
+			`op "api": rate limited, retries exhausted before any attempt ran (retry after 1s)`},
+		{"retries exhausted by an overloaded actor", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "db", Attempts: 2,
+			Err: &policy.Error{Kind: policy.ErrOverloaded, Op: "db", Err: errors.New("actor mailbox is full")}},
+			`op "db": overloaded after 2 attempts, retries exhausted: actor mailbox is full`},
+		{"retry advice is rounded to 3 significant digits", &policy.Error{Kind: policy.ErrRateLimited, After: 4999910051},
+			`rate limited (retry after 5s)`},
+		{"a short retry advice", &policy.Error{Kind: policy.ErrRateLimited, After: 1500123},
+			`rate limited (retry after 1.5ms)`},
+		{"a long retry advice", &policy.Error{Kind: policy.ErrCircuitOpen, After: 90*time.Minute + 1234567891},
+			`circuit open (retry after 1h30m0s)`},
+		{"cancelled", &policy.Error{Kind: policy.ErrCancelled, Op: "x", Attempts: 1, Err: context.Canceled},
+			`op "x": cancelled after 1 attempt: context canceled`},
+		{"cancelled before any attempt", &policy.Error{Kind: policy.ErrCancelled, Op: "x", Err: context.DeadlineExceeded},
+			`op "x": cancelled: context deadline exceeded`},
+		{"shut down", &policy.Error{Kind: policy.ErrShutdown, Op: "x"}, `op "x": shut down`},
+		{"an invalid policy says it once", &policy.Error{Kind: policy.ErrInvalidPolicy, Op: "x", Err: policy.Retry(0).Validate()},
+			`op "x": policy: retry: MaxAttempts must be ≥ 1, got 0`},
+		{"invalid input", &policy.Error{Kind: policy.ErrInvalidPolicy, Err: errors.New("function is nil")},
+			`invalid policy: function is nil`},
+		{"a foreign kind keeps its message", &policy.Error{Kind: errors.New("quota: exceeded"), Attempts: 2},
+			`quota: exceeded after 2 attempts`},
+		{"zero", &policy.Error{}, `failed`},
+		{"zero with an op", &policy.Error{Op: "x"}, `op "x": failed`},
 		{"nil", nil, `policy: <nil>`},
 	}
 	for _, tt := range tests {
@@ -216,7 +265,7 @@ func TestRetryAfter(t *testing.T) {
 func TestNestedErrorMessageDoesNotRepeatTheOperation(t *testing.T) {
 	inner := &policy.Error{Kind: policy.ErrTimeout, Op: "charge", Attempts: 2, Err: errors.New("deadline")}
 	outer := &policy.Error{Kind: policy.ErrRetryExhausted, Op: "charge", Attempts: 2, Err: inner}
-	want := `policy: operation "charge" failed after 2 attempts: retries exhausted: timeout: deadline`
+	want := `op "charge": retries exhausted after 2 attempts: timeout: deadline`
 	if got := outer.Error(); got != want {
 		t.Fatalf("message %q; want %q", got, want)
 	}

@@ -158,9 +158,9 @@ func ExampleIsRetryable() {
 			err, policy.IsRetryable(err), policy.IsServiceUnavailable(err), wait, ok)
 	}
 	// Output:
-	// charge: policy: operation "payment_processor" failed after 1 attempt: timeout
+	// charge: op "payment_processor": timeout
 	//   retryable=true unavailable=false retry after=0s,false
-	// charge: policy: operation "payment_processor" failed before any attempt: circuit open (retry after 12s)
+	// charge: op "payment_processor": circuit open (retry after 12s)
 	//   retryable=false unavailable=true retry after=12s,true
 	// charge: policy: rate limited
 	//   retryable=true unavailable=true retry after=0s,false

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -202,8 +205,8 @@ func encodeBackoff(b Backoff) ([]byte, error) {
 }
 
 // ParseJSON reads a policy written by MarshalJSON (or by hand in the same shape) and
-// validates it. Unknown fields, unknown types, trailing data and nesting deeper than
-// MaxDepth are errors; every error matches ErrInvalidPolicy and, for malformed JSON, the
+// validates it. Keys are exact and case-sensitive; unknown fields, a key given twice,
+// unknown types, trailing data and nesting deeper than MaxDepth are errors; every error matches ErrInvalidPolicy and, for malformed JSON, the
 // encoding/json error too. The result is a value of one of the package's policy types, equal
 // (reflect.DeepEqual) to the policy that was marshalled. A retry without "backoff" (or with
 // null) has a nil Backoff.
@@ -303,7 +306,7 @@ func decodeBackoff(data []byte) (Backoff, error) {
 }
 
 // typeOf reads the "type" of a document, checking on the way that data is one well-formed
-// JSON value with nothing after it.
+// JSON value with nothing after it, and that no key appears twice.
 func typeOf(data []byte) (string, error) {
 	var head struct {
 		Type *string `json:"type"`
@@ -311,10 +314,70 @@ func typeOf(data []byte) (string, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return "", jsonError(err)
 	}
-	if head.Type == nil {
+	keys, err := objectKeys(data)
+	if err != nil {
+		return "", err
+	}
+	if head.Type == nil || !slices.Contains(keys, "type") {
 		return "", invalidField("json", `"type"`, "present", "an object without it")
 	}
 	return *head.Type, nil
+}
+
+// objectKeys returns the keys of the JSON object data, in order (none for null), and
+// refuses a key given twice. encoding/json lets the last of two equal keys win, and
+// matches keys to fields without regard to case, so the decoders check keys themselves.
+// data is well formed (typeOf checked it).
+func objectKeys(data []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, nil
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonError(err)
+		}
+		key, _ := tok.(string)
+		if slices.Contains(keys, key) {
+			return nil, invalidField("json", "key "+strconv.Quote(key), "given once", "it twice")
+		}
+		keys = append(keys, key)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, jsonError(err)
+		}
+	}
+	return keys, nil
+}
+
+// checkKeys refuses a key of data that is not, exactly, the JSON name of a field of the
+// struct w points to.
+func checkKeys(data []byte, w any) error {
+	keys, err := objectKeys(data)
+	if err != nil {
+		return err
+	}
+	t := reflect.TypeOf(w).Elem()
+	for _, key := range keys {
+		known := false
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == key {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return &invalidError{msg: "json: unknown field " + strconv.Quote(key)}
+		}
+	}
+	return nil
 }
 
 // unknownType reports a "type" that names no kind.
@@ -322,8 +385,12 @@ func unknownType(what, kind string) error {
 	return invalidField("json", what+` "type"`, "a known kind", fmt.Sprintf("%q", kind))
 }
 
-// decodeStrict decodes one JSON value into w, refusing unknown fields.
+// decodeStrict decodes one JSON object into the struct w points to, refusing unknown,
+// mis-cased and repeated keys.
 func decodeStrict(data []byte, w any) error {
+	if err := checkKeys(data, w); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(w); err != nil {

@@ -265,3 +265,48 @@ func TestSpecJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestParseJSONKeysAreExactAndUnique: encoding/json matches keys to fields without
+// regard to case and lets the last of two equal keys win, so {"max_attempts":5,
+// "MAX_ATTEMPTS":1} parsed as retry(1). Keys are exact and case-sensitive, and a key
+// given twice is an error, at every level of the document.
+func TestParseJSONKeysAreExactAndUnique(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string // the whole message
+	}{
+		{"a mis-cased duplicate", `{"type":"retry","max_attempts":5,"MAX_ATTEMPTS":1}`, `policy: json: unknown field "MAX_ATTEMPTS"`},
+		{"a mis-cased key alone", `{"type":"retry","Max_Attempts":5}`, `policy: json: unknown field "Max_Attempts"`},
+		{"a mis-cased type", `{"TYPE":"timeout","duration":"1s"}`, `policy: json: "type" must be present, got an object without it`},
+		{"a mis-cased type beside the type", `{"type":"none","Type":"none"}`, `policy: json: unknown field "Type"`},
+		{"a duplicate key", `{"type":"retry","max_attempts":5,"max_attempts":1}`, `policy: json: key "max_attempts" must be given once, got it twice`},
+		{"a duplicate type", `{"type":"timeout","duration":"1s","type":"none"}`, `policy: json: key "type" must be given once, got it twice`},
+		{"a duplicate key in a backoff", `{"type":"retry","max_attempts":2,"backoff":{"type":"fixed","interval":"1s","interval":"2s"}}`,
+			`policy: retry: backoff: json: key "interval" must be given once, got it twice`},
+		{"a mis-cased key in a backoff", `{"type":"retry","max_attempts":2,"backoff":{"type":"fixed","Interval":"1s"}}`,
+			`policy: retry: backoff: json: unknown field "Interval"`},
+		{"a duplicate key inside combine", `{"type":"combine","policies":[{"type":"rate_limit","requests_per_second":1,"burst":2,"burst":3}]}`,
+			`policy: combine[0]: json: key "burst" must be given once, got it twice`},
+		{"a duplicate policies list", `{"type":"combine","policies":[{"type":"none"}],"policies":[]}`,
+			`policy: json: key "policies" must be given once, got it twice`},
+		{"an escaped duplicate", `{"type":"retry","max_attempts":5,"max_attempt\u0073":1}`, `policy: json: key "max_attempts" must be given once, got it twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := policy.ParseJSON([]byte(tt.doc))
+			if p != nil {
+				t.Errorf("ParseJSON accepted %s as %v", tt.doc, p)
+			}
+			assertInvalid(t, err, tt.want)
+		})
+	}
+	var s policy.Spec
+	if err := json.Unmarshal([]byte(`{"type":"retry","max_attempts":5,"MAX_ATTEMPTS":1}`), &s); !errors.Is(err, policy.ErrInvalidPolicy) {
+		t.Errorf("Spec.UnmarshalJSON: %v, %v; want ErrInvalidPolicy", s.Policy, err)
+	}
+	// Escapes in keys are still the same keys.
+	if p, err := policy.ParseJSON([]byte(`{"typ\u0065":"retry","max_attempts":2}`)); err != nil || p.String() != "retry(2)" {
+		t.Errorf("an escaped key: %v, %v; want retry(2)", p, err)
+	}
+}

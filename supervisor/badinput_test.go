@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,11 +23,16 @@ type badLoad struct {
 	ok, failed atomic.Uint64
 	first      atomic.Pointer[error]
 	stop       chan struct{}
+	running    chan struct{} // closed when the load's first call returned
+	once       sync.Once
 	wg         sync.WaitGroup
 }
 
+// startBadLoad starts the load and returns once its first call has returned, so the bad
+// input that follows runs beside a load that is running, however the goroutines are
+// scheduled (with -cpu 1 the test used to finish before any of them ran).
 func startBadLoad(e *Engine) *badLoad {
-	l := &badLoad{stop: make(chan struct{})}
+	l := &badLoad{stop: make(chan struct{}), running: make(chan struct{})}
 	var p policy.Policy = policy.Combine(
 		policy.Retry(3).WithBackoff(policy.FixedBackoff{}),
 		policy.CircuitBreaker(5, time.Second).Named("bi-load"),
@@ -46,9 +52,11 @@ func startBadLoad(e *Engine) *badLoad {
 				} else {
 					l.ok.Add(1)
 				}
+				l.once.Do(func() { close(l.running) })
 			}
 		})
 	}
+	<-l.running
 	return l
 }
 
@@ -291,8 +299,8 @@ func TestExtremeButValidValuesWorkWithoutOverflow(t *testing.T) {
 	})
 	t.Run("CircuitBreaker(1, math.MaxInt64) stays open with a positive RetryAfter", func(t *testing.T) {
 		var p policy.Policy = policy.CircuitBreaker(1, math.MaxInt64).Named("bi-forever")
+		// The failure is acknowledged by the breaker before the call returns.
 		ExecuteWithPolicy(ctx, e, p, failing)
-		time.Sleep(10 * time.Millisecond)
 		_, err := ExecuteWithPolicy(ctx, e, p, ok42)
 		after, ok := policy.RetryAfter(err)
 		if !errors.Is(err, policy.ErrCircuitOpen) || !ok || after < 290*365*24*time.Hour {
@@ -312,17 +320,22 @@ func TestExtremeButValidValuesWorkWithoutOverflow(t *testing.T) {
 		}
 	})
 	t.Run("SuccessThreshold math.MaxInt admits probes without overflow", func(t *testing.T) {
-		var p policy.Policy = policy.CircuitBreaker(1, time.Millisecond).WithSuccessThreshold(math.MaxInt).Named("bi-probes")
-		ExecuteWithPolicy(ctx, e, p, failing)
-		time.Sleep(20 * time.Millisecond)
-		for range 10 {
-			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
-				t.Fatalf("probe: %v", err)
+		// In a bubble of its own, so that waiting for the recovery timer takes no real time.
+		synctest.Test(t, func(t *testing.T) {
+			e := newEngine(t)
+			var p policy.Policy = policy.CircuitBreaker(1, time.Millisecond).WithSuccessThreshold(math.MaxInt).Named("bi-probes")
+			ExecuteWithPolicy(ctx, e, p, failing)
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			for range 10 {
+				if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+					t.Fatalf("probe: %v", err)
+				}
 			}
-		}
-		if s := e.Metrics().Breakers["bi-probes"].State; s != messages.HalfOpen {
-			t.Fatalf("state %v; want half_open, far from math.MaxInt successes", s)
-		}
+			if s := e.Metrics().Breakers["bi-probes"].State; s != messages.HalfOpen {
+				t.Fatalf("state %v; want half_open, far from math.MaxInt successes", s)
+			}
+		})
 	})
 	t.Run("RateLimit(math.MaxFloat64) admits", func(t *testing.T) {
 		var p policy.Policy = policy.RateLimit(math.MaxFloat64).Named("bi-fast")

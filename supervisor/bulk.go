@@ -171,9 +171,15 @@ func precheck(ctx context.Context, e *Engine, p policy.Policy) error {
 	case p == nil:
 		return invalid("", "policy is nil")
 	}
+	var err error
 	switch p.(type) {
 	case policy.NonePolicy, policy.RetryPolicy:
-		return validate(p)
+		err = validate(p)
+	default:
+		err = e.plans.get(p).err
 	}
-	return e.plans.get(p).err
+	if err != nil {
+		return invalidPolicy("", err)
+	}
+	return nil
 }

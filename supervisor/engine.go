@@ -78,10 +78,10 @@ const askBound = 10 * time.Second
 // logs nothing and keeps every named actor until Shutdown. An invalid option is an
 // error matching policy.ErrInvalidPolicy.
 func New(opts ...Option) (*Engine, error) {
-	cfg := config{logger: zap.NewNop()}
+	cfg := config{logger: zap.NewNop(), failureLevel: zap.WarnLevel}
 	for i, opt := range opts {
 		if opt == nil {
-			return nil, fmt.Errorf("%w: supervisor: New: option %d is nil", policy.ErrInvalidPolicy, i)
+			return nil, invalid("", fmt.Sprintf("New: option %d is nil", i))
 		}
 		if err := opt(&cfg); err != nil {
 			return nil, err
@@ -216,7 +216,7 @@ func (e *Engine) inFlight() int64 {
 // running.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: supervisor: Shutdown: nil context", policy.ErrInvalidPolicy)
+		return invalid("", "Shutdown: nil context")
 	}
 	first := false
 	e.shutdownOnce.Do(func() {

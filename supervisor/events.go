@@ -1,12 +1,14 @@
 package supervisor
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/messages"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // EventKind says what an Event reports.
@@ -35,16 +37,43 @@ func (k EventKind) String() string {
 	return "unknown"
 }
 
-// Event is a state change of a named breaker or limiter, delivered to subscribers.
+// Event is a state change of a named breaker or limiter, delivered to subscribers. Each
+// kind uses only its own fields: Kind, Name and At always, From and To only for
+// BreakerStateChanged. String and MarshalLogObject (for zap.Object or zap.Any) show
+// just those.
 type Event struct {
 	// Kind says what happened.
 	Kind EventKind
 	// Name is the breaker's or limiter's name.
 	Name string
-	// From and To are the breaker states of a BreakerStateChanged event.
+	// From and To are the breaker states of a BreakerStateChanged event; for other
+	// kinds they are zero and mean nothing.
 	From, To messages.BreakerState
 	// At is when it happened.
 	At time.Time
+}
+
+// String describes the event by its own fields: `breaker_state_changed "payments":
+// closed -> open` or `limiter_saturated "api"`.
+func (ev Event) String() string {
+	s := ev.Kind.String() + " " + strconv.Quote(ev.Name)
+	if ev.Kind == BreakerStateChanged {
+		s += ": " + ev.From.String() + " -> " + ev.To.String()
+	}
+	return s
+}
+
+// MarshalLogObject writes the event's own fields for zap: kind, name and at, and from
+// and to for a BreakerStateChanged.
+func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("kind", ev.Kind.String())
+	enc.AddString("name", ev.Name)
+	if ev.Kind == BreakerStateChanged {
+		enc.AddString("from", ev.From.String())
+		enc.AddString("to", ev.To.String())
+	}
+	enc.AddTime("at", ev.At)
+	return nil
 }
 
 // eventHub fans events out to subscribers. Publishing never blocks: an event that does

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -219,5 +221,37 @@ func BenchmarkBreakerTripEvents(b *testing.B) {
 			}
 			b.ReportMetric(float64(e.Metrics().CircuitBreakerTrips)/float64(b.N), "trips/op")
 		})
+	}
+}
+
+// TestEventsCarryOnlyTheirOwnFields: a limiter event has no breaker states to show —
+// printed or logged it said "from: closed, to: closed" — while a breaker event shows its
+// transition.
+func TestEventsCarryOnlyTheirOwnFields(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	tests := []struct {
+		ev     Event
+		str    string
+		fields map[string]any
+	}{
+		{Event{Kind: LimiterSaturated, Name: "api", At: at}, `limiter_saturated "api"`,
+			map[string]any{"kind": "limiter_saturated", "name": "api", "at": at}},
+		{Event{Kind: LimiterRecovered, Name: "api", At: at}, `limiter_recovered "api"`,
+			map[string]any{"kind": "limiter_recovered", "name": "api", "at": at}},
+		{Event{Kind: BreakerStateChanged, Name: "db", From: messages.Closed, To: messages.Open, At: at}, `breaker_state_changed "db": closed -> open`,
+			map[string]any{"kind": "breaker_state_changed", "name": "db", "from": "closed", "to": "open", "at": at}},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprintf("%v", tt.ev); got != tt.str {
+			t.Errorf("%%v = %q; want %q", got, tt.str)
+		}
+		logs.TakeAll()
+		log.Info("event", zap.Any("event", tt.ev))
+		got := logs.AllUntimed()[0].ContextMap()["event"]
+		if !reflect.DeepEqual(got, tt.fields) {
+			t.Errorf("logged %v; want %v", got, tt.fields)
+		}
 	}
 }

@@ -120,7 +120,7 @@ func ExampleExecute() {
 	fmt.Println("breaker named after the operation:", hasBreaker)
 	// Output:
 	// charged 500 by credit_card <nil> false
-	//  amount exceeds limit false
+	//  op "payment_processor": amount exceeds limit false
 	// breaker named after the operation: true
 }
 

@@ -29,11 +29,14 @@ func Execute[T any](ctx context.Context, e *Engine, op policy.Operation[T]) (T, 
 // rest of the pipeline on a goroutine of its own, so it can return at the deadline).
 // Unnamed breakers and limiters in p share the name "default".
 //
-// Errors: fn's own error, possibly wrapped in a *policy.Error whose Kind says what the
-// engine did (ErrRetryExhausted, ErrTimeout, ErrCircuitOpen, ErrRateLimited,
-// ErrCancelled when ctx ended, ErrPanic when fn panicked, ErrOverloaded, ErrShutdown
-// after Shutdown). A nil context, engine, function or policy, or an invalid policy,
-// gives an error matching policy.ErrInvalidPolicy and runs nothing.
+// Errors: always a *policy.Error with the operation, the attempts that ran and the cause.
+// Its Kind says what the engine did (ErrRetryExhausted, ErrTimeout, ErrCircuitOpen,
+// ErrRateLimited, ErrCancelled when ctx ended, ErrPanic when fn panicked, ErrOverloaded,
+// ErrShutdown after Shutdown), or is nil for a plain failure: fn's own error, which no
+// stage acted on (also a Permanent error, and the last error of a retry that gave up
+// because its next wait would pass ctx's deadline). A nil context, engine, function or
+// policy, or an invalid policy, gives an error of Kind policy.ErrInvalidPolicy and runs
+// nothing.
 //
 // Convert a policy value to the policy.Policy interface once and reuse it: the engine
 // caches what a policy compiles into by the identity of the boxed value.
@@ -59,7 +62,7 @@ type call struct {
 	id       string
 	critical bool
 	policy   policy.Policy // what the caller passed, for logs
-	logged   bool          // "applying policy" was logged for this call
+	logged   bool          // "applying policy" was logged for this call (before a retry)
 	tally    *tally        // set by ExecuteAll: the batch counts its operations itself
 	attempts int
 	// started counts the call's attempts where a Timeout stage that gave up can read them
@@ -72,8 +75,24 @@ type call struct {
 	start    time.Time
 }
 
+// invalid is the error for bad input to the engine, such as a nil function.
 func invalid(op, why string) error {
-	return &policy.Error{Kind: policy.ErrInvalidPolicy, Op: op, Err: errors.New("supervisor: " + why)}
+	return &policy.Error{Kind: policy.ErrInvalidPolicy, Op: op, Err: errors.New(why)}
+}
+
+// invalidPolicy is the error for a policy that does not validate; err says why.
+func invalidPolicy(op string, err error) error {
+	return &policy.Error{Kind: policy.ErrInvalidPolicy, Op: op, Err: err}
+}
+
+// failure returns err, a call's failure, as a *policy.Error: a stage's error is one
+// already; the function's own error, which no stage acted on, becomes a plain failure
+// (Kind nil). It is the one allocation of a plain failure.
+func (c *call) failure(err error) error {
+	if _, ok := err.(*policy.Error); ok {
+		return err
+	}
+	return &policy.Error{Op: c.id, Attempts: c.attempts, Err: err}
 }
 
 func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context) (T, error)) (v T, err error) {
@@ -102,14 +121,14 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || !isDefaultBackoff(pp.Backoff) {
 			if err := validate(pp); err != nil {
-				return v, err
+				return v, invalidPolicy(c.id, err)
 			}
 		}
 		direct, attempts, backoff = true, pp.MaxAttempts, pp.Backoff
 	default:
 		pl := e.plans.get(p)
 		if pl.err != nil {
-			return v, pl.err
+			return v, invalidPolicy(c.id, pl.err)
 		}
 		stages = pl.stages
 	}
@@ -127,6 +146,9 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	} else {
 		v, err = run(c.ctx, c, stages, fn)
 	}
+	if err != nil {
+		err = c.failure(err)
+	}
 	if err == nil && e.hist == nil && c.tally == nil {
 		e.leave(true)
 	} else {
@@ -135,10 +157,10 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 	return v, err
 }
 
-// logPolicy logs "applying policy" at Debug, once per call, when the policy first has
-// something to do: before a retry, when a breaker or limiter must ask its actor or
-// refuses, when a timeout stage starts, or when the call fails. A call that passes
-// straight through pays no level check (zap's costs ~4 ns, a fifth of the success path).
+// logPolicy logs "applying policy" at Debug, once per call, before its first retry. A
+// call that passes straight through logs nothing and pays no level check (zap's costs
+// ~4 ns, a fifth of the success path); a failure is logged once, by finishSlow, with
+// the policy.
 func (c *call) logPolicy() {
 	if c.logged {
 		return
@@ -158,9 +180,6 @@ func (c *call) enter() bool {
 // its failure; the plain success path is inlined in execute.
 func (c *call) finishSlow(err error) {
 	e := c.e
-	if err != nil {
-		c.logPolicy()
-	}
 	if e.hist != nil {
 		e.hist.observe(time.Since(c.start))
 	}
@@ -172,11 +191,15 @@ func (c *call) finishSlow(err error) {
 	default:
 		c.tally.failed++
 	}
-	if err == nil {
+	if err == nil || panicLogged(err) {
 		return
 	}
-	level := zap.WarnLevel
+	level := e.cfg.failureLevel
 	switch {
+	case callersOwn(err):
+		// The caller's own: a request it says is wrong, or a context it ended. Not a
+		// failure of the engine or of the dependency.
+		level = zap.DebugLevel
 	case c.critical:
 		level = zap.ErrorLevel
 	case c.attempts == 0 && policy.IsServiceUnavailable(err):
@@ -231,10 +254,46 @@ func invoke[T any](ctx context.Context, c *call, fn func(context.Context) (T, er
 	return v, err
 }
 
+// panicked counts and logs a panic of the function, with its stack, and returns the
+// call's error. This is the panic's only log line: finishSlow does not log it again.
 func (e *Engine) panicked(c *call, r any) error {
 	e.panics.Add(1)
-	e.log.Error("operation panicked", zap.String("op", c.id), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
-	return &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: fmt.Errorf("supervisor: panic: %v", r)}
+	e.log.Error("operation panicked", zap.String("op", c.id), zap.Stringer("policy", c.policy), zap.Int("attempts", c.attempts),
+		zap.Bool("critical", c.critical), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+	return &policy.Error{Kind: policy.ErrPanic, Op: c.id, Attempts: c.attempts, Err: &panicValue{value: r}}
+}
+
+// panicValue is the cause of an ErrPanic error: what the function panicked with. Its
+// message is the value's, so the error reads "panic: boom"; a panic with an error value
+// unwraps to it.
+type panicValue struct{ value any }
+
+func (p *panicValue) Error() string { return fmt.Sprint(p.value) }
+
+func (p *panicValue) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}
+
+// callersOwn reports whether err, a call's *policy.Error, is the caller's own failure: a
+// cancellation, or a Permanent error. It looks at the Kind and walks only the cause:
+// errors.Is through a *policy.Error allocates (its Unwrap returns a slice).
+func callersOwn(err error) bool {
+	pe, ok := err.(*policy.Error)
+	if !ok {
+		return policy.IsPermanent(err) || errors.Is(err, policy.ErrCancelled)
+	}
+	return pe.Kind == policy.ErrCancelled || (pe.Err != nil && policy.IsPermanent(pe.Err))
+}
+
+// panicLogged reports whether err is a panic that panicked logged already.
+func panicLogged(err error) bool {
+	pe, ok := err.(*policy.Error)
+	if !ok || pe.Kind != policy.ErrPanic {
+		return false
+	}
+	_, ok = pe.Err.(*panicValue)
+	return ok
 }
 
 // cancelled is the error for a caller whose context ended; cause is what fn returned,
@@ -249,13 +308,21 @@ func cancelled(c *call, ctx context.Context, cause error) error {
 		err = ctx.Err()
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = errors.Join(ctxErr, err)
+		err = &causes{ctxErr, err}
 	}
 	if cause != nil && !errors.Is(cause, ctx.Err()) {
-		err = errors.Join(err, cause)
+		err = &causes{err, cause}
 	}
 	return &policy.Error{Kind: policy.ErrCancelled, Op: c.id, Attempts: c.attempts, Err: err}
 }
+
+// causes is two causes of one failure, such as context.Canceled and the cause given to
+// the cancel function; errors.Is and errors.As see both. It reads "first: second"
+// (errors.Join would put a newline into a one-line message).
+type causes struct{ first, second error }
+
+func (j *causes) Error() string   { return j.first.Error() + ": " + j.second.Error() }
+func (j *causes) Unwrap() []error { return []error{j.first, j.second} }
 
 func shutdownErr(op string) error {
 	return &policy.Error{Kind: policy.ErrShutdown, Op: op}
@@ -331,7 +398,7 @@ func retryDelay(c *call, b policy.Backoff, attempt int, err error) (time.Duratio
 }
 
 // errStopped is what sleep returns when the engine stopped draining.
-var errStopped = errors.New("supervisor: engine stopped")
+var errStopped = errors.New("engine stopped")
 
 // sleep waits d, or until ctx ends (it returns ctx.Err()) or Shutdown stops waiting for
 // in-flight calls (errStopped), whichever comes first.
@@ -377,7 +444,7 @@ func guard[R any](c *call, f func() R) (r R, err error) {
 func validate(p policy.Policy) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: fmt.Errorf("supervisor: validating %T panicked: %v", p, r)}
+			err = fmt.Errorf("validating %T panicked: %v", p, r)
 		}
 	}()
 	return p.Validate()

@@ -64,7 +64,7 @@ func register[L namedLink, P interface {
 		return invalid("", method+": name is empty")
 	}
 	if err := p.Validate(); err != nil {
-		return err
+		return invalidPolicy("", err)
 	}
 	if e.closed.Load() {
 		return shutdownErr(name)

@@ -276,3 +276,103 @@ func BenchmarkDisabledLogger(b *testing.B) {
 		}
 	}
 }
+
+// TestSuccessfulCallsLogNothing: a call that passes straight through — under a Timeout,
+// a named breaker, a limiter with tokens, a retry whose first attempt succeeds — logs
+// nothing, not even at Debug (it logged "applying policy" on every call with a Timeout).
+func TestSuccessfulCallsLogNothing(t *testing.T) {
+	e, logs := obsObserved(t, zap.DebugLevel)
+	ctx := context.Background()
+	for _, p := range []policy.Policy{
+		policy.Timeout(time.Minute),
+		policy.Combine(policy.Retry(3), policy.Timeout(time.Minute)),
+		policy.Combine(policy.Timeout(time.Minute), policy.CircuitBreaker(5, time.Minute).Named("quiet")),
+		policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, time.Minute).Named("quiet"), policy.Timeout(time.Minute)),
+	} {
+		ExecuteWithPolicy(ctx, e, p, obsOK) // create the breaker, compile the plan
+		logs.TakeAll()
+		for range 20 {
+			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, entry := range logs.TakeAll() {
+			t.Errorf("%v: a successful call logged %v %q %v", p, entry.Level, entry.Message, entry.ContextMap())
+		}
+	}
+}
+
+// TestPanicIsLoggedOnce: a panic is one log line, "operation panicked" at Error with the
+// stack and the policy, not that and an "operation failed" besides.
+func TestPanicIsLoggedOnce(t *testing.T) {
+	e, logs := obsObserved(t, zap.DebugLevel)
+	boom := func(context.Context) (int, error) { panic("boom") }
+	for _, p := range []policy.Policy{policy.None(), policy.Retry(3), policy.Timeout(time.Minute),
+		policy.Combine(policy.Retry(2), policy.Timeout(time.Minute))} {
+		logs.TakeAll()
+		Execute(context.Background(), e, policy.Operation[int](&obsOp{id: "boom", policy: p, fn: boom}))
+		entries := logs.FilterField(zap.String("op", "boom")).AllUntimed()
+		if len(entries) != 1 || entries[0].Message != "operation panicked" || entries[0].Level != zap.ErrorLevel {
+			t.Errorf("%v: logged %d lines for one panic: %v; want one \"operation panicked\" at Error", p, len(entries), entries)
+			continue
+		}
+		if f := entries[0].ContextMap(); f["policy"] != p.String() || f["panic"] != "boom" || f["stack"] == "" {
+			t.Errorf("%v: panic line %v; want the policy, the panic and the stack", p, f)
+		}
+	}
+}
+
+// TestCallersOwnFailuresLogAtDebug: a Permanent error and the caller's cancellation are
+// the caller's own, not failures of the engine or the dependency: "operation failed" at
+// Debug, even for a critical operation, while an ordinary failure stays at Warn.
+func TestCallersOwnFailuresLogAtDebug(t *testing.T) {
+	e, logs := obsObserved(t, zap.DebugLevel)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		id       string
+		ctx      context.Context
+		critical bool
+		fn       func(context.Context) (int, error)
+		want     zapcore.Level
+	}{
+		{"ordinary", context.Background(), false, obsFail, zap.WarnLevel},
+		{"permanent", context.Background(), false, func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }, zap.DebugLevel},
+		{"permanent-critical", context.Background(), true, func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }, zap.DebugLevel},
+		{"cancelled", cancelled, false, obsOK, zap.DebugLevel},
+		{"cancelled-critical", cancelled, true, obsOK, zap.DebugLevel},
+	}
+	for _, tt := range tests {
+		op := &obsOp{id: tt.id, critical: tt.critical, policy: policy.Retry(3), fn: tt.fn}
+		if _, err := Execute(tt.ctx, e, policy.Operation[int](op)); err == nil {
+			t.Fatalf("%s: no error", tt.id)
+		}
+		entries := logs.FilterMessage("operation failed").FilterField(zap.String("op", tt.id)).AllUntimed()
+		if len(entries) != 1 || entries[0].Level != tt.want {
+			t.Errorf("%s: %v; want one \"operation failed\" at %v", tt.id, entries, tt.want)
+		}
+	}
+}
+
+// TestWithFailureLogLevelSetsTheLevelOfOrdinaryFailures: a service chooses the level of
+// "operation failed"; critical failures stay at Error and the caller's own at Debug.
+func TestWithFailureLogLevelSetsTheLevelOfOrdinaryFailures(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	e := newEngine(t, WithLogger(zap.New(core)), WithFailureLogLevel(zap.InfoLevel))
+	ctx := context.Background()
+	Execute(ctx, e, policy.Operation[int](&obsOp{id: "ordinary", policy: policy.None(), fn: obsFail}))
+	Execute(ctx, e, policy.Operation[int](&obsOp{id: "critical", critical: true, policy: policy.None(), fn: obsFail}))
+	Execute(ctx, e, policy.Operation[int](&obsOp{id: "permanent", policy: policy.None(),
+		fn: func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }}))
+	for id, want := range map[string]zapcore.Level{"ordinary": zap.InfoLevel, "critical": zap.ErrorLevel, "permanent": zap.DebugLevel} {
+		entries := logs.FilterMessage("operation failed").FilterField(zap.String("op", id)).AllUntimed()
+		if len(entries) != 1 || entries[0].Level != want {
+			t.Errorf("%s: %v; want one \"operation failed\" at %v", id, entries, want)
+		}
+	}
+	for _, bad := range []zapcore.Level{zap.DPanicLevel, zap.PanicLevel, zap.FatalLevel, zapcore.DebugLevel - 1} {
+		if _, err := New(WithFailureLogLevel(bad)); !errors.Is(err, policy.ErrInvalidPolicy) {
+			t.Errorf("WithFailureLogLevel(%v): %v; want ErrInvalidPolicy", bad, err)
+		}
+	}
+}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Option configures an Engine; pass options to New. Options have no side effects until
@@ -20,6 +20,7 @@ type config struct {
 	mailboxLimit int
 	histogram    bool
 	workers      int
+	failureLevel zapcore.Level
 }
 
 // WithLogger sends the engine's logs, and the logs of an actor system the engine
@@ -27,7 +28,7 @@ type config struct {
 func WithLogger(l *zap.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return fmt.Errorf("%w: supervisor: WithLogger: logger is nil", policy.ErrInvalidPolicy)
+			return invalid("", "WithLogger: logger is nil")
 		}
 		c.logger = l
 		return nil
@@ -40,7 +41,7 @@ func WithLogger(l *zap.Logger) Option {
 func WithActorSystem(sys *actor.ActorSystem) Option {
 	return func(c *config) error {
 		if sys == nil {
-			return fmt.Errorf("%w: supervisor: WithActorSystem: system is nil", policy.ErrInvalidPolicy)
+			return invalid("", "WithActorSystem: system is nil")
 		}
 		c.system = sys
 		return nil
@@ -55,7 +56,7 @@ func WithActorSystem(sys *actor.ActorSystem) Option {
 func WithIdleTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("%w: supervisor: WithIdleTimeout: must be ≥ 0, got %v", policy.ErrInvalidPolicy, d)
+			return invalid("", fmt.Sprintf("WithIdleTimeout: must be ≥ 0, got %v", d))
 		}
 		c.idleTimeout = d
 		return nil
@@ -71,7 +72,7 @@ func WithIdleTimeout(d time.Duration) Option {
 func WithMailboxLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return fmt.Errorf("%w: supervisor: WithMailboxLimit: must be ≥ 0, got %d", policy.ErrInvalidPolicy, n)
+			return invalid("", fmt.Sprintf("WithMailboxLimit: must be ≥ 0, got %d", n))
 		}
 		c.mailboxLimit = n
 		return nil
@@ -93,9 +94,26 @@ func WithDurationHistogram() Option {
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("%w: supervisor: WithWorkers: must be ≥ 1, got %d", policy.ErrInvalidPolicy, n)
+			return invalid("", fmt.Sprintf("WithWorkers: must be ≥ 1, got %d", n))
 		}
 		c.workers = n
+		return nil
+	}
+}
+
+// WithFailureLogLevel sets the level of the "operation failed" line logged for an
+// ordinary failed operation (default Warn): a service that sees failures as routine can
+// choose Info or Debug, one that alerts on them Error. Whatever the level, a critical
+// operation's failure is logged at Error, and the caller's own failures (a Permanent
+// error, the caller's cancellation) and fast refusals by an open breaker or an empty
+// limiter at Debug; a panic is logged once, at Error, as "operation panicked". level
+// must be one of Debug, Info, Warn and Error; others are an error.
+func WithFailureLogLevel(level zapcore.Level) Option {
+	return func(c *config) error {
+		if level < zapcore.DebugLevel || level > zapcore.ErrorLevel {
+			return invalid("", fmt.Sprintf("WithFailureLogLevel: must be debug, info, warn or error, got %v", level))
+		}
+		c.failureLevel = level
 		return nil
 	}
 }

@@ -25,6 +25,7 @@ type stage struct {
 	attempts int
 	backoff  policy.Backoff
 	timeout  time.Duration
+	expired  error // the cause of this Timeout stage's errors, made once: deadlinePassed
 	breaker  policy.CircuitBreakerPolicy
 	limiter  policy.RateLimitPolicy
 
@@ -40,7 +41,7 @@ type plan struct {
 	key    unsafe.Pointer // types may share an address (zero values, equal constants)
 	policy policy.Policy  // keeps the boxed value, and so key, alive while cached
 	stages []stage
-	err    error
+	err    error // why p is invalid; the caller wraps it in a *policy.Error
 }
 
 // planCache maps the identity of a boxed policy (both words of the interface value) to
@@ -102,7 +103,7 @@ func compile(p policy.Policy) *plan {
 		}
 	})
 	if unknown != nil {
-		pl.err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: fmt.Errorf("supervisor: unsupported policy type %T: pass a value of one of the policy types", unknown)}
+		pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", unknown)
 		return pl
 	}
 	pl.stages = make([]stage, 0, n)
@@ -115,7 +116,7 @@ func compile(p policy.Policy) *plan {
 		case policy.RateLimitPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageLimiter, limiter: q})
 		case policy.TimeoutPolicy:
-			pl.stages = append(pl.stages, stage{kind: stageTimeout, timeout: q.Duration})
+			pl.stages = append(pl.stages, stage{kind: stageTimeout, timeout: q.Duration, expired: deadlinePassed(q.Duration)})
 		}
 	})
 	return pl

@@ -72,7 +72,6 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		}
 		return v, err
 	}
-	c.logPolicy()
 	gen, probe, l, err := c.admit(ctx, s, l)
 	if err != nil {
 		return v, err
@@ -132,7 +131,7 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 			return 0, false, l, c.rejected(a)
 		}
 	}
-	return 0, false, l, &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("supervisor: breaker " + l.Name() + " keeps stopping")}
+	return 0, false, l, &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("breaker " + l.Name() + " keeps stopping")}
 }
 
 // report tells the breaker an outcome and waits for the acknowledgement, unless the
@@ -207,9 +206,9 @@ func (c *call) rejected(r *messages.Rejected) error {
 		if c.e.closed.Load() {
 			return shutdownErr(c.id)
 		}
-		return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("supervisor: actor stopping")}
+		return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("actor stopping")}
 	}
-	return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("supervisor: actor crashed while deciding; it was restarted")}
+	return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("actor crashed while deciding; it was restarted")}
 }
 
 // noAnswer turns an abandoned ask into the caller's error.
@@ -227,7 +226,7 @@ func (c *call) noAnswer(ctx context.Context, err error) error {
 func (e *Engine) overloaded(c *call, depth int64) error {
 	if e.pastLimit(depth) {
 		return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Attempts: c.attempts,
-			Err: errors.New("supervisor: actor mailbox is full")}
+			Err: errors.New("actor mailbox is full")}
 	}
 	return nil
 }
@@ -247,7 +246,6 @@ func runLimiter[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		return v, err
 	}
 	if !l.TryTake() {
-		c.logPolicy()
 		if err := c.acquire(ctx, s, l); err != nil {
 			return v, err
 		}
@@ -304,5 +302,5 @@ func (c *call) acquire(ctx context.Context, s *stage, l *actors.LimiterLink) (er
 			return c.rejected(a)
 		}
 	}
-	return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("supervisor: limiter " + l.Name() + " keeps stopping")}
+	return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("limiter " + l.Name() + " keeps stopping")}
 }

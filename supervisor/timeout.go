@@ -116,7 +116,6 @@ const (
 // Shutdown waiting until it returns.
 func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	e := c.e
-	c.logPolicy()
 	sl := e.timeoutSlot(s.timeout)
 	r := &timeoutRun[T]{wake: sl.wake, inner: *c}
 	r.inner.detached = true
@@ -177,7 +176,7 @@ func runTimeout[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	return r.v, r.err
 }
 
-var errGoexit = errors.New("supervisor: the function called runtime.Goexit")
+var errGoexit = errors.New("the function called runtime.Goexit")
 
 // timeoutSlot is what a Timeout stage needs from one call to the next: its wake channel
 // and its timer. The engine recycles slots, so a timeout allocates neither.
@@ -217,5 +216,20 @@ func (c *call) timedOut(s *stage) error {
 	if ce := c.e.log.Check(zap.DebugLevel, "timeout"); ce != nil {
 		ce.Write(zap.String("op", c.id), zap.Duration("timeout", s.timeout))
 	}
-	return &policy.Error{Kind: policy.ErrTimeout, Op: c.id, Attempts: c.attempts, Err: context.DeadlineExceeded}
+	return &policy.Error{Kind: policy.ErrTimeout, Op: c.id, Attempts: c.attempts, Err: s.expired}
 }
+
+// deadlinePassed is the cause of a Timeout stage's error: the limit that passed. It
+// matches policy.ErrTimeout, so the error reads "timeout 200ms" rather than "timeout:
+// context deadline exceeded", and context.DeadlineExceeded.
+type deadlinePassed time.Duration
+
+func (d deadlinePassed) Error() string { return "timeout " + time.Duration(d).String() }
+
+// Is reports whether target is policy.ErrTimeout or context.DeadlineExceeded.
+func (d deadlinePassed) Is(target error) bool {
+	return target == policy.ErrTimeout || target == context.DeadlineExceeded
+}
+
+// Timeout reports true, like context.DeadlineExceeded.
+func (d deadlinePassed) Timeout() bool { return true }

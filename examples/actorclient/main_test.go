@@ -31,7 +31,7 @@ func TestRun(t *testing.T) {
 		`(?m)^-> quote-2 +rate_limit\(0\.2\)\.named\("quotes"\)$`,
 		`(?m)^-> nightly-report +none$`,
 		`(?m)^<- fetch-price +ok +attempts 3  EUR 42\.00$`,
-		`(?m)^<- validate-order +permanent error, not retried +attempts 1  order has no items$`,
+		`(?m)^<- validate-order +permanent error, not retried +attempts 1  op "validate-order": order has no items$`,
 		`(?m)^<- charge-card +timed out +attempts 2  .*timeout`,
 		`(?m)^<- quote-1 +ok +attempts 1  quote quote-1`,
 		`(?m)^<- quote-2 +rate limited \(retry in ~\d+s\) +attempts 0  .*rate limited`,

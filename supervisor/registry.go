@@ -85,6 +85,8 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		c.Respond(&st)
 	case *fault.Panic:
 		panic(m.Reason)
+	case *fault.Block:
+		<-m.Release
 	case *actor.Stopping, *actor.ReceiveTimeout:
 	case *messages.Acked, *messages.Rejected:
 		// answers to Passivate: the child stops itself; Terminated cleans up.

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -76,11 +75,12 @@ func limiterKind(e *Engine) *kind[*actors.LimiterLink, policy.RateLimitPolicy] {
 
 // resolve returns the live actor name of kind k, asking the supervisor to create it
 // (configured by p) when there is none. With register, the supervisor also reconfigures
-// an existing actor with p and marks the name as registered.
+// an existing actor with p and marks the name as registered. c is the call that needs
+// the actor, for its errors; nil for a registration.
 func resolve[L namedLink, P interface {
 	comparable
 	fmt.Stringer
-}](ctx context.Context, e *Engine, k *kind[L, P], name string, p P, register bool) (L, error) {
+}](ctx context.Context, e *Engine, k *kind[L, P], c *call, name string, p P, register bool) (L, error) {
 	var zero L
 	for range 3 {
 		if !register {
@@ -95,14 +95,18 @@ func resolve[L namedLink, P interface {
 		ans, err := e.inbox.ask(ctx, e.sup, e.supDone, func(t uint64) any {
 			return &ensure[P]{ticket: t, name: name, policy: p, register: register}
 		}, false, false)
-		if err := e.ensured(ans, err, name); err != nil {
+		if err := e.ensured(ctx, c, k.name, name, ans, err); err != nil {
 			return zero, err
 		}
 		if l := k.links.Get(name); l != zero && (register || !l.Retired()) {
 			return l, nil
 		}
 	}
-	return zero, &policy.Error{Kind: policy.ErrOverloaded, Op: name, Err: errors.New("supervisor: " + k.name + " keeps stopping")}
+	op := name
+	if c != nil {
+		op = c.id
+	}
+	return zero, &policy.Error{Kind: policy.ErrOverloaded, Op: op, Err: fmt.Errorf("supervisor: %s %q keeps stopping", k.name, name)}
 }
 
 // spawn is the supervisor's side of ensure: it answers at once for a live name (after

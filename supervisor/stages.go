@@ -31,7 +31,7 @@ func (c *call) breakerLink(s *stage) (*actors.BreakerLink, error) {
 			return l, nil
 		}
 	}
-	l, err := c.e.breaker(c.ctx, c.key(s.breaker.Name), s.breaker, false)
+	l, err := c.e.breaker(c.ctx, c, c.key(s.breaker.Name), s.breaker, false)
 	if err == nil && s.breaker.Name != "" {
 		s.breakerLink.Store(l)
 	}
@@ -44,7 +44,7 @@ func (c *call) limiterLink(s *stage) (*actors.LimiterLink, error) {
 			return l, nil
 		}
 	}
-	l, err := c.e.limiter(c.ctx, c.key(s.limiter.Name), s.limiter, false)
+	l, err := c.e.limiter(c.ctx, c, c.key(s.limiter.Name), s.limiter, false)
 	if err == nil && s.limiter.Name != "" {
 		s.limiterLink.Store(l)
 	}

@@ -41,6 +41,8 @@ type plan struct {
 	policy policy.Policy  // keeps the boxed value, and so key, alive while cached
 	stages []stage
 	err    error
+	// byID is set when a breaker or limiter has no Name: the operation's ID names it.
+	byID bool
 }
 
 // planCache maps the identity of a boxed policy (both words of the interface value) to
@@ -112,8 +114,10 @@ func compile(p policy.Policy) *plan {
 			pl.stages = append(pl.stages, stage{kind: stageRetry, attempts: q.MaxAttempts, backoff: q.Backoff})
 		case policy.CircuitBreakerPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageBreaker, breaker: q})
+			pl.byID = pl.byID || q.Name == ""
 		case policy.RateLimitPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageLimiter, limiter: q})
+			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageTimeout, timeout: q.Duration})
 		}

@@ -16,7 +16,7 @@ import (
 // child a fresh actor id (so a name recreated after passivation never collides with its
 // stopping predecessor), and which child each PID is. It lives in the Engine, outside
 // the actor struct; only the supervisor actor touches it. Nothing in it outlives the
-// child it describes.
+// child it describes (the configuration of a passivated name is kept by its kind).
 type registry struct {
 	seq   uint64
 	byPID map[string]child // child actor id → what it is
@@ -129,13 +129,13 @@ func (s *supervisorActor) scan(c actor.Context) {
 	e := s.e
 	cutoff := time.Now().Add(-e.cfg.idleTimeout)
 	e.breakers.Range(func(_ string, l *actors.BreakerLink) bool {
-		if !l.Registered() && l.IdleSince().Before(cutoff) {
+		if !l.Registered() && !l.Retired() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
 		return true
 	})
 	e.limiters.Range(func(_ string, l *actors.LimiterLink) bool {
-		if !l.Registered() && l.IdleSince().Before(cutoff) {
+		if !l.Registered() && !l.Retired() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
 		return true
@@ -152,12 +152,14 @@ func (s *supervisorActor) forget(who *actor.PID) {
 	delete(e.reg.byPID, who.Id)
 	if ch.breaker != nil {
 		e.breakers.Delete(ch.name, ch.breaker)
+		e.breakerKind.passivated(e, ch.name, ch.breaker)
 		if ce := e.log.Check(zap.DebugLevel, "breaker stopped"); ce != nil {
 			ce.Write(zap.String("breaker", ch.name))
 		}
 		return
 	}
 	e.limiters.Delete(ch.name, ch.limiter)
+	e.limiterKind.passivated(e, ch.name, ch.limiter)
 	if ce := e.log.Check(zap.DebugLevel, "limiter stopped"); ce != nil {
 		ce.Write(zap.String("limiter", ch.name))
 	}

@@ -54,63 +54,77 @@ func (c *call) limiterLink(s *stage) (*actors.LimiterLink, error) {
 // runBreaker asks the breaker before the rest of the pipeline and tells it the outcome.
 // On the closed path it only reads the published view and, on success, adds to a
 // counter; a failure is reported and acknowledged before the call returns, so a single
-// sequential caller sees the breaker open exactly after FailureThreshold failures.
+// sequential caller sees the breaker open exactly after FailureThreshold failures. The
+// call is counted in flight on the breaker's link (Enter, then Succeeded or Exit), so
+// the breaker is not passivated under it.
 func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	l, err := c.breakerLink(s)
 	if err != nil {
 		return v, err
 	}
-	if view := l.View(); view.Pass {
-		v, err = run(ctx, c, rest, fn)
-		if err == nil {
-			l.Succeeded()
-			return v, nil
-		}
-		if c.outcome(err) == messages.Failure {
-			c.report(ctx, l, view.Generation, messages.Failure, false)
-		}
-		return v, err
+	if view := l.Enter(); view.Pass {
+		return runAdmitted(ctx, c, l, view.Generation, false, rest, fn)
 	}
 	c.logPolicy()
 	gen, probe, l, err := c.admit(ctx, s, l)
 	if err != nil {
 		return v, err
 	}
+	return runAdmitted(ctx, c, l, gen, probe, rest, fn)
+}
+
+// runAdmitted runs the rest of the pipeline for a call the breaker l admitted in
+// generation gen, reports its outcome and ends it on the link. A function that leaves
+// by runtime.Goexit still ends it.
+func runAdmitted[T any](ctx context.Context, c *call, l *actors.BreakerLink, gen uint64, probe bool, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			l.Exit()
+		}
+	}()
 	v, err = run(ctx, c, rest, fn)
-	outcome := c.outcome(err)
-	switch {
+	returned = true
+	if err == nil && !probe {
+		l.Succeeded()
+		return v, nil
+	}
+	switch outcome := c.outcome(err); {
 	case probe:
 		c.report(ctx, l, gen, outcome, true)
-	case outcome == messages.Success:
-		l.Succeeded()
 	case outcome == messages.Failure:
 		c.report(ctx, l, gen, messages.Failure, false)
 	}
+	l.Exit()
 	return v, err
 }
 
-// admit is the breaker's slow path: the view says open, half-open or retired. It
-// returns the link that decided, which differs from l when l was retired.
+// admit is the breaker's slow path: the view says open, half-open or retired. The call
+// entered l; admit returns the link that decided, which differs from l when l was
+// retired, with the call entered on it, or an error with the call ended.
 func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen uint64, probe bool, _ *actors.BreakerLink, err error) {
 	e := c.e
 	for range 3 {
 		view := l.View()
 		if view.Retired {
+			l.Exit()
 			if l, err = c.breakerLink(s); err != nil {
 				return 0, false, l, err
 			}
-			if view = l.View(); view.Pass {
+			if view = l.Enter(); view.Pass {
 				return view.Generation, false, l, nil
 			}
 		}
 		if view.State == messages.Open {
 			if wait := time.Until(view.OpenUntil); wait > 0 {
+				l.Exit()
 				l.Refused()
 				c.logCircuitOpen(l.Name(), wait)
 				return 0, false, l, &policy.Error{Kind: policy.ErrCircuitOpen, Op: c.id, Attempts: c.attempts, After: wait}
 			}
 		}
 		if err := e.overloaded(c, l.MailboxDepth()); err != nil {
+			l.Exit()
 			return 0, false, l, err
 		}
 		ans, err := e.inbox.ask(ctx, l.PID(), l.Stopped(), func(t uint64) any { return &messages.Acquire{Ticket: t} }, true, false)
@@ -118,18 +132,21 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 			if err == answerStopped {
 				continue
 			}
+			l.Exit()
 			return 0, false, l, c.noAnswer(ctx, err)
 		}
 		switch a := ans.(type) {
 		case *messages.Granted:
 			return a.Generation, a.Probe, l, nil
 		case *messages.Rejected:
+			l.Exit()
 			if a.Reason == messages.CircuitOpen {
 				c.logCircuitOpen(l.Name(), a.RetryAfter)
 			}
 			return 0, false, l, c.rejected(a)
 		}
 	}
+	l.Exit()
 	return 0, false, l, &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("supervisor: breaker " + l.Name() + " keeps stopping")}
 }
 

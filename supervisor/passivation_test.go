@@ -3,8 +3,10 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -181,4 +183,61 @@ func TestIdleScanTimerStopsAtShutdown(t *testing.T) {
 // quietLogger keeps a test's own actor system from logging.
 func quietLogger(*actor.ActorSystem) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// TestPassivationRacingCallsLosesNothing runs callers, slow failures and registrations
+// against an idle timeout so short that Passivate is always on its way, on real time:
+// whatever the interleaving, no call is refused, every registration lands, and a
+// sequential caller's failures open its breaker exactly at the threshold.
+func TestPassivationRacingCallsLosesNothing(t *testing.T) {
+	e := newEngine(t, WithIdleTimeout(time.Millisecond))
+	ctx := context.Background()
+	const threshold = 3
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 150 {
+				name := fmt.Sprint("race-", (g+i)%4)
+				var p policy.Policy = policy.CircuitBreaker(1000, time.Hour).Named(name)
+				if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+					errs <- fmt.Errorf("%s: %w", name, err)
+				}
+				if i%10 == 0 {
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 20 {
+			name := fmt.Sprint("race-", i%4)
+			if err := e.RegisterRateLimiter(name, policy.RateLimit(1e6)); err != nil {
+				errs <- fmt.Errorf("register limiter %s: %w", name, err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	for k := range 3 {
+		wg.Go(func() {
+			var p policy.Policy = policy.CircuitBreaker(threshold, time.Hour).Named(fmt.Sprint("seq-", k))
+			for i := range threshold {
+				_, err := ExecuteWithPolicy(ctx, e, p, func(context.Context) (int, error) {
+					time.Sleep(3 * time.Millisecond) // outlasts the idle timeout
+					return 0, errTemporary
+				})
+				if !errors.Is(err, errTemporary) {
+					errs <- fmt.Errorf("seq-%d failure %d: %w", k, i+1, err)
+				}
+			}
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); !errors.Is(err, policy.ErrCircuitOpen) {
+				errs <- fmt.Errorf("seq-%d after %d failures: err %v; want ErrCircuitOpen", k, threshold, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

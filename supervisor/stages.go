@@ -56,14 +56,25 @@ func (c *call) limiterLink(s *stage) (*actors.LimiterLink, error) {
 // counter; a failure is reported and acknowledged before the call returns, so a single
 // sequential caller sees the breaker open exactly after FailureThreshold failures. The
 // call is counted in flight on the breaker's link (Enter, then Succeeded or Exit), so
-// the breaker is not passivated under it.
+// the breaker is not passivated under it. The closed path has no defer (it costs as
+// much as the count itself): a function that leaves it by runtime.Goexit stays counted,
+// which only keeps that breaker from being passivated.
 func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	l, err := c.breakerLink(s)
 	if err != nil {
 		return v, err
 	}
 	if view := l.Enter(); view.Pass {
-		return runAdmitted(ctx, c, l, view.Generation, false, rest, fn)
+		v, err = run(ctx, c, rest, fn)
+		if err == nil {
+			l.Succeeded()
+			return v, nil
+		}
+		if c.outcome(err) == messages.Failure {
+			c.report(ctx, l, view.Generation, messages.Failure, false)
+		}
+		l.Exit()
+		return v, err
 	}
 	c.logPolicy()
 	gen, probe, l, err := c.admit(ctx, s, l)
@@ -73,9 +84,9 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 	return runAdmitted(ctx, c, l, gen, probe, rest, fn)
 }
 
-// runAdmitted runs the rest of the pipeline for a call the breaker l admitted in
-// generation gen, reports its outcome and ends it on the link. A function that leaves
-// by runtime.Goexit still ends it.
+// runAdmitted runs the rest of the pipeline for a call the breaker's actor admitted in
+// generation gen (a half-open probe when probe is set), reports its outcome and ends it
+// on the link, also when the function leaves by runtime.Goexit.
 func runAdmitted[T any](ctx context.Context, c *call, l *actors.BreakerLink, gen uint64, probe bool, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	returned := false
 	defer func() {
@@ -85,13 +96,12 @@ func runAdmitted[T any](ctx context.Context, c *call, l *actors.BreakerLink, gen
 	}()
 	v, err = run(ctx, c, rest, fn)
 	returned = true
-	if err == nil && !probe {
-		l.Succeeded()
-		return v, nil
-	}
 	switch outcome := c.outcome(err); {
 	case probe:
 		c.report(ctx, l, gen, outcome, true)
+	case outcome == messages.Success:
+		l.Succeeded()
+		return v, err
 	case outcome == messages.Failure:
 		c.report(ctx, l, gen, messages.Failure, false)
 	}

@@ -189,6 +189,7 @@ func quietLogger(*actor.ActorSystem) *slog.Logger {
 // against an idle timeout so short that Passivate is always on its way, on real time:
 // whatever the interleaving, no call is refused, every registration lands, and a
 // sequential caller's failures open its breaker exactly at the threshold.
+// (On the code before the fixes, the sequential breakers stayed closed.)
 func TestPassivationRacingCallsLosesNothing(t *testing.T) {
 	e := newEngine(t, WithIdleTimeout(time.Millisecond))
 	ctx := context.Background()
@@ -216,6 +217,25 @@ func TestPassivationRacingCallsLosesNothing(t *testing.T) {
 				errs <- fmt.Errorf("register limiter %s: %w", name, err)
 			}
 			time.Sleep(time.Millisecond)
+		}
+	})
+	wg.Go(func() {
+		// Each name is created by a call, then registered while its idle breaker may be
+		// passivating: the registration configures it either way.
+		for i := range 40 {
+			name := fmt.Sprint("reg-", i)
+			var p policy.Policy = policy.CircuitBreaker(5, time.Hour).Named(name)
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+			time.Sleep(time.Duration(i%4) * time.Millisecond)
+			if err := e.RegisterCircuitBreaker(name, policy.CircuitBreaker(1, time.Hour)); err != nil {
+				errs <- fmt.Errorf("register %s: %w", name, err)
+			}
+			ExecuteWithPolicy(ctx, e, p, failing)
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); !errors.Is(err, policy.ErrCircuitOpen) {
+				errs <- fmt.Errorf("%s registered with threshold 1, after a failure: err %v; want ErrCircuitOpen", name, err)
+			}
 		}
 	})
 	for k := range 3 {

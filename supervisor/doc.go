@@ -33,8 +33,8 @@
 //
 //	caller goroutine                          breaker actor "payments"
 //	────────────────                          ─────────────────────────
-//	view := link.View()        ◄── publishes ─ immutable view (atomic pointer)
-//	view.Pass? run fn
+//	view := link.Enter()       ◄── publishes ─ immutable view (atomic pointer)
+//	view.Pass? run fn             (Enter counts the call in flight: no passivation)
 //	  success: link.Succeeded()  (an atomic add; the actor drains it later)
 //	  failure: Report{ticket} ───────────────► Circuit.Record → may trip → new view
 //	           wait for Acked  ◄──── Acked ─── (so the next call sees the new state)

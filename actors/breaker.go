@@ -33,14 +33,20 @@ type BreakerView struct {
 }
 
 // BreakerLink is the shared side of one named circuit breaker: the view its actor
-// publishes, the success counter callers add to without asking, and the durable state
-// that survives the actor's restarts. Callers may use View, Succeeded, Refused and
-// Stats concurrently; everything else belongs to the actor.
+// publishes, the counters callers add to without asking, and the durable state that
+// survives the actor's restarts. Callers may use Enter, View, Succeeded, Exit, Refused
+// and Stats concurrently; everything else belongs to the actor.
+//
+// Every call the breaker admits is counted in flight from Enter until Succeeded or Exit,
+// so that the actor is not passivated while a call it admitted is still running: that
+// call's failure would reach a stopped actor and be lost.
 type BreakerLink struct {
 	link
 	view      atomic.Pointer[BreakerView]
 	_         [64]byte       // keeps the view, read by every call, off the counters' lines
-	successes stripe.Counter // closed-state successes counted by callers
+	started   stripe.Counter // calls that entered (Enter)
+	successes stripe.Counter // successes counted by callers; each ends a call that entered
+	ended     atomic.Uint64  // calls that entered and ended otherwise (Exit)
 
 	origin policy.CircuitBreakerPolicy  // the configuration it was created with
 	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit
@@ -51,7 +57,7 @@ type BreakerLink struct {
 	seenRefused   uint64
 	hooks         Hooks
 	timerGen      uint64
-	activityMark  uint64 // successes seen by the last Passivate check
+	activityMark  uint64 // calls started as of the last Passivate check
 }
 
 // NewBreakerLink returns the shared side of a breaker named name, configured by p (which
@@ -67,15 +73,37 @@ func NewBreakerLink(name string, p policy.CircuitBreakerPolicy, now time.Time, h
 // change it).
 func (l *BreakerLink) Origin() policy.CircuitBreakerPolicy { return l.origin }
 
-// Retired reports whether the actor stopped for good; callers must look the name up
-// again.
-func (l *BreakerLink) Retired() bool { return l.view.Load().Retired }
+// Retired reports whether the actor stopped or is stopping for good; callers must look
+// the name up again.
+func (l *BreakerLink) Retired() bool { return l.view.Load().Retired || l.retiring() }
 
 // View returns the latest published view.
 func (l *BreakerLink) View() *BreakerView { return l.view.Load() }
 
-// Succeeded counts one successful call admitted from a view with Pass set.
+// Enter counts a call in flight and returns the view to admit it by. Every Enter is
+// ended by exactly one Succeeded or Exit, whether the view admitted the call or not.
+// It counts before it reads the view: a Passivate that closes the view and then finds
+// no call in flight knows every later caller reads the closed view.
+func (l *BreakerLink) Enter() *BreakerView {
+	l.started.Add(1)
+	return l.view.Load()
+}
+
+// Succeeded counts one successful call admitted by the breaker in the closed state, and
+// ends it (see Enter).
 func (l *BreakerLink) Succeeded() { l.successes.Add(1) }
+
+// Exit ends a call that entered and did not end with Succeeded: it failed, was refused,
+// or its outcome was reported to the actor.
+func (l *BreakerLink) Exit() { l.ended.Add(1) }
+
+// inFlight returns the calls that entered and have not ended. It reads the ends before
+// the starts: a call seen ended was seen started, so the result never undercounts the
+// calls that started before it was read.
+func (l *BreakerLink) inFlight() int64 {
+	ended := l.successes.Load() + l.ended.Load()
+	return int64(l.started.Load() - ended)
+}
 
 // Stats returns the breaker's stats as of the latest view plus the calls callers have
 // counted since.
@@ -254,15 +282,36 @@ func (b *Breaker) Receive(c actor.Context) {
 		stats := l.Stats()
 		b.answerStats(c, &l.link, m, &messages.Stats{Breaker: &stats})
 	case *messages.Passivate:
-		busy := l.successes.Load() != l.activityMark
-		l.activityMark = l.successes.Load()
-		b.passivate(c, m, l.circuit.Idle() && !busy, l.retire)
+		b.passivateIfIdle(c, m)
 		return
 	default:
 		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", typeName(m)))
 		return
 	}
 	b.settle(c, before, now)
+}
+
+// passivateIfIdle answers Passivate: the breaker stops when its circuit holds nothing
+// (closed, no failure counted), no call started since the last Passivate, and none is
+// in flight. Calls admitted from the view never touch the actor, so the view is closed
+// first (Pass false: callers ask the actor, and those requests queue behind this one)
+// and the calls in flight are counted after: a caller that entered too late to be
+// counted reads the closed view.
+func (b *Breaker) passivateIfIdle(c actor.Context, m *messages.Passivate) {
+	l := b.l
+	started := l.started.Load()
+	quiet := started == l.activityMark
+	l.activityMark = started
+	if !quiet || !l.circuit.Idle() || l.Registered() {
+		b.passivate(c, &l.link, m, false, nil)
+		return
+	}
+	v := *l.view.Load()
+	v.Pass = false
+	l.view.Store(&v)
+	if !b.passivate(c, &l.link, m, l.inFlight() == 0, l.retire) {
+		l.publish() // busy after all: open the view again
+	}
 }
 
 func (b *Breaker) started(c actor.Context) {

@@ -146,9 +146,9 @@ func (l *LimiterLink) taken() uint64 {
 // change it).
 func (l *LimiterLink) Origin() policy.RateLimitPolicy { return l.origin }
 
-// Retired reports whether the actor stopped for good; callers must look the name up
-// again.
-func (l *LimiterLink) Retired() bool { return l.view.Load().Retired }
+// Retired reports whether the actor stopped or is stopping for good; callers must look
+// the name up again.
+func (l *LimiterLink) Retired() bool { return l.view.Load().Retired || l.retiring() }
 
 // View returns the latest published view.
 func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
@@ -292,7 +292,7 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
-		a.passivate(c, m, l.bucket.Full(l.sample()), l.retire)
+		a.passivate(c, &l.link, m, !l.Registered() && l.bucket.Full(l.sample()), l.retire)
 		return
 	default:
 		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", typeName(m)))

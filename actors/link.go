@@ -43,15 +43,32 @@ type link struct {
 	pending  pendingRequest // the request being handled: answered if the actor crashes
 	lastUsed atomic.Int64   // unix nanos of the last message handled (passivation)
 	depth    MailboxDepth
-	// registered is set by the supervisor for names registered explicitly.
-	registered atomic.Bool
+	// fate is free, registered or retiring. Registering (by the supervisor) and
+	// retiring (by the actor, passivating) each take the link from free with one
+	// compare-and-swap, so exactly one of them wins: a registered name is never
+	// passivated, and a registration never lands on an actor that is going away.
+	fate atomic.Int32
 }
 
-// SetRegistered marks the actor as registered explicitly: it is never passivated.
-func (l *link) SetRegistered() { l.registered.Store(true) }
+// The fates of a link.
+const (
+	linkFree       int32 = iota // may be passivated
+	linkRegistered              // registered explicitly: never passivated
+	linkRetiring                // passivating: the actor stops for good
+)
+
+// SetRegistered marks the actor as registered explicitly, so it is never passivated,
+// and reports whether it could: false means the actor is already passivating and will
+// stop, so the name needs a new actor. The supervisor calls it.
+func (l *link) SetRegistered() bool {
+	return l.fate.CompareAndSwap(linkFree, linkRegistered) || l.fate.Load() == linkRegistered
+}
 
 // Registered reports whether the actor was registered explicitly.
-func (l *link) Registered() bool { return l.registered.Load() }
+func (l *link) Registered() bool { return l.fate.Load() == linkRegistered }
+
+// retiring reports whether the actor decided to passivate: it stops for good.
+func (l *link) retiring() bool { return l.fate.Load() == linkRetiring }
 
 func newLink(name string) link {
 	return link{name: name, stopped: make(chan struct{})}
@@ -233,16 +250,21 @@ func (a *base) answerStats(c actor.Context, l *link, m *messages.GetStats, stats
 	l.pending.respond(c, stats)
 }
 
-// passivate answers Passivate: an idle actor retires (callers look its name up again),
-// agrees and stops; a busy one refuses and stays.
-func (a *base) passivate(c actor.Context, m *messages.Passivate, idle bool, retire func()) {
-	if !idle {
+// passivate answers Passivate and reports whether the actor is stopping. An actor that
+// is idle, has nothing queued behind this Passivate and is not registered retires
+// (callers look its name up again), agrees and stops; any other refuses and stays. idle
+// must be computed before the call: the mailbox is read after it, so a message a caller
+// posted before its call counted as ended is seen here as queued.
+func (a *base) passivate(c actor.Context, l *link, m *messages.Passivate, idle bool, retire func()) bool {
+	// The Passivate itself is the one message in progress.
+	if !idle || l.MailboxDepth() > 1 || !l.fate.CompareAndSwap(linkFree, linkRetiring) {
 		c.Respond(&messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping})
-		return
+		return false
 	}
 	retire()
 	c.Respond(&messages.Acked{Ticket: m.Ticket})
 	c.Stop(c.Self())
+	return true
 }
 
 // arm schedules a Tick of generation gen after d, replacing any armed one.

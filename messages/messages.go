@@ -233,7 +233,8 @@ type Nudge struct{}
 
 // Passivate asks an idle, unregistered breaker or limiter actor to stop. The actor
 // answers *Acked when it agreed and is stopping, or *Rejected with Reason Stopping when
-// it is not idle (then it stays).
+// it is not idle — a call it admitted is still running, a request is queued behind the
+// Passivate, or the name was registered meanwhile — and then it stays.
 type Passivate struct {
 	// Ticket routes the answer.
 	Ticket uint64

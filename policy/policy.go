@@ -103,7 +103,8 @@ func (RetryPolicy) isPolicy() {}
 // invalid); a zero SuccessThreshold means 1; an empty Name means the operation's ID, else
 // "default". The value is immutable and safe to share between goroutines.
 type CircuitBreakerPolicy struct {
-	// Name selects the breaker actor; "" means the operation's ID, else "default".
+	// Name selects the breaker actor; "" means the operation's ID, else "default". It must
+	// be valid UTF-8.
 	Name string
 	// FailureThreshold is the number of consecutive failures that open the breaker; ≥ 1.
 	FailureThreshold int
@@ -141,13 +142,15 @@ func (p CircuitBreakerPolicy) EffectiveSuccessThreshold() int {
 	return p.SuccessThreshold
 }
 
-// Validate checks FailureThreshold ≥ 1, RecoveryTimeout > 0 and SuccessThreshold ≥ 0.
+// Validate checks FailureThreshold ≥ 1, RecoveryTimeout > 0, SuccessThreshold ≥ 0 and that
+// Name is valid UTF-8.
 func (p CircuitBreakerPolicy) Validate() error {
 	const c = "circuit_breaker"
 	return first(
 		atLeast(c, "FailureThreshold", p.FailureThreshold, 1),
 		positive(c, "RecoveryTimeout", p.RecoveryTimeout),
 		atLeast(c, "SuccessThreshold", p.SuccessThreshold, 0),
+		validName(c, p.Name),
 	)
 }
 
@@ -174,7 +177,8 @@ const maxDefaultBurst = 1 << 30
 // means the operation's ID, else "default". The value is immutable and safe to share
 // between goroutines.
 type RateLimitPolicy struct {
-	// Name selects the limiter actor; "" means the operation's ID, else "default".
+	// Name selects the limiter actor; "" means the operation's ID, else "default". It must
+	// be valid UTF-8.
 	Name string
 	// RequestsPerSecond is the refill rate in tokens a second; finite and > 0.
 	RequestsPerSecond float64
@@ -226,7 +230,8 @@ func (p RateLimitPolicy) EffectiveBurst() int {
 	return int(math.Ceil(rps))
 }
 
-// Validate checks RequestsPerSecond is finite and > 0, Burst ≥ 0 and MaxWait ≥ 0.
+// Validate checks RequestsPerSecond is finite and > 0, Burst ≥ 0, MaxWait ≥ 0 and that Name
+// is valid UTF-8.
 func (p RateLimitPolicy) Validate() error {
 	const c = "rate_limit"
 	rps := p.RequestsPerSecond
@@ -234,6 +239,7 @@ func (p RateLimitPolicy) Validate() error {
 		holds(rps > 0 && !math.IsInf(rps, 1), c, "RequestsPerSecond", "a finite number > 0", rps),
 		atLeast(c, "Burst", p.Burst, 0),
 		notNegative(c, "MaxWait", p.MaxWait),
+		validName(c, p.Name),
 	)
 }
 

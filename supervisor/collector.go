@@ -1,9 +1,6 @@
 package supervisor
 
 import (
-	"strings"
-	"unicode/utf8"
-
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,6 +15,8 @@ import (
 // Per-breaker, per-limiter and per-actor series are read from the live actors at scrape
 // time: an actor passivated by WithIdleTimeout, or stopped by Shutdown, drops out of the
 // next scrape, and its counters start again from zero if its name is used again.
+// Names are label values as they are: the engine refuses a name that is not valid UTF-8
+// (policy.ErrInvalidPolicy), so every live name is a distinct, valid label value.
 // The series:
 //
 //   - engine-wide counters: bulwark_operations_total{result="success|failure"},
@@ -179,7 +178,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if l.View().Retired {
 			return true
 		}
-		name = labelValue(name)
 		s := l.Stats()
 		gauge(d.breakerState, float64(s.State), name)
 		counter(d.breakerCalls, s.Successes, name, outcomeSuccess)
@@ -194,7 +192,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if l.View().Retired {
 			return true
 		}
-		name = labelValue(name)
 		s := l.Stats()
 		counter(d.limiterAdmitted, s.Allowed, name)
 		counter(d.limiterRejected, s.Rejected, name)
@@ -211,13 +208,4 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		buckets, count, sum := e.hist.snapshot()
 		ch <- prometheus.MustNewConstHistogram(d.duration, count, sum, buckets)
 	}
-}
-
-// labelValue makes a breaker's or limiter's name a valid label value: Prometheus needs
-// UTF-8, and a name is any Go string.
-func labelValue(name string) string {
-	if utf8.ValidString(name) {
-		return name
-	}
-	return strings.ToValidUTF8(name, "\uFFFD")
 }

@@ -33,8 +33,8 @@
 //
 //	caller goroutine                          breaker actor "payments"
 //	────────────────                          ─────────────────────────
-//	view := link.View()        ◄── publishes ─ immutable view (atomic pointer)
-//	view.Pass? run fn
+//	view := link.Enter()       ◄── publishes ─ immutable view (atomic pointer)
+//	view.Pass? run fn             (Enter counts the call in flight: no passivation)
 //	  success: link.Succeeded()  (an atomic add; the actor drains it later)
 //	  failure: Report{ticket} ───────────────► Circuit.Record → may trip → new view
 //	           wait for Acked  ◄──── Acked ─── (so the next call sees the new state)
@@ -69,9 +69,11 @@
 //
 // A breaker's or limiter's name is its policy's Name, else the operation's ID (Execute),
 // else "default". Breakers and limiters have separate namespaces. The first policy that
-// uses an unregistered name configures its actor; RegisterCircuitBreaker and
-// RegisterRateLimiter configure a name explicitly, win over policies, and reconfigure
-// live actors in place.
+// uses an unregistered name configures its actor, also when it is recreated after
+// passivation; RegisterCircuitBreaker and RegisterRateLimiter configure a name
+// explicitly, win over policies, and reconfigure live actors in place. A name must be
+// valid UTF-8 (it is a metric label and a log field); another is refused with
+// policy.ErrInvalidPolicy.
 //
 // # Costs
 //

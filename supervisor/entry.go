@@ -37,20 +37,40 @@ func (p *entry) SendUserMessage(_ *actor.PID, message any) {
 }
 
 // forward passes a message other than Execute to the supervisor actor, keeping its sender.
+// Lifecycle messages (PoisonPill, Stopping, Stopped, Restarting, or a system message
+// sent as a user one) are dropped: the supervisor would act on them as its own — a
+// PoisonPill would stop it and kill the engine for good — and only Shutdown may do that.
 func (p *entry) forward(message any, sender *actor.PID) {
-	switch {
-	case message == nil: // nothing to forward
-	case !p.e.tell(p.e.sup, message, sender):
+	switch message.(type) {
+	case nil: // nothing to forward
+		return
+	case actor.AutoReceiveMessage, actor.SystemMessage:
+		p.e.log.Warn("a lifecycle message was sent to the engine's PID; dropped: only Shutdown stops the engine",
+			zap.String("type", typeName(message)))
+		return
+	}
+	if !p.e.tell(p.e.sup, message, sender) {
 		p.e.log.Warn("a message reached the engine after Shutdown; dropped", zap.String("type", typeName(message)))
 	}
 }
 
+// SendSystemMessage forwards Watch and Unwatch to the supervisor actor, so a client that
+// watches the engine's PID learns when the engine shut down. Every other system message
+// (Stop, Restart, ...) is dropped: only Shutdown stops the engine.
 func (p *entry) SendSystemMessage(_ *actor.PID, message any) {
+	switch message.(type) {
+	case *actor.Watch, *actor.Unwatch:
+	default:
+		p.e.log.Warn("a system message was sent to the engine's PID; dropped: only Shutdown stops the engine",
+			zap.String("type", typeName(message)))
+		return
+	}
 	if proc, ok := p.e.sys.ProcessRegistry.Get(p.e.sup); ok {
 		proc.SendSystemMessage(p.e.sup, message)
 	}
 }
 
+// Stop does nothing: a client's Stop(e.PID()) must not stop the engine; Shutdown does.
 func (p *entry) Stop(*actor.PID) {}
 
 // executeMessage runs an actor client's operation and answers its sender.

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -129,6 +130,10 @@ func execute[T any](c *call, e *Engine, p policy.Policy, fn func(context.Context
 		pl := e.plans.get(p)
 		if pl.err != nil {
 			return v, invalidPolicy(c.id, pl.err)
+		}
+		if pl.byID && c.id != "" && !utf8.ValidString(c.id) {
+			// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
+			return v, invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 		}
 		stages = pl.stages
 	}

@@ -10,29 +10,47 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-// breaker returns the live breaker named name, creating it configured by p if needed.
-func (e *Engine) breaker(ctx context.Context, name string, p policy.CircuitBreakerPolicy, register bool) (*actors.BreakerLink, error) {
-	return resolve(ctx, e, e.breakerKind, name, p, register)
+// breaker returns the live breaker named name for call c, creating it configured by p
+// if needed.
+func (e *Engine) breaker(ctx context.Context, c *call, name string, p policy.CircuitBreakerPolicy, register bool) (*actors.BreakerLink, error) {
+	return resolve(ctx, e, e.breakerKind, c, name, p, register)
 }
 
-// limiter returns the live limiter named name, creating it configured by p if needed.
-func (e *Engine) limiter(ctx context.Context, name string, p policy.RateLimitPolicy, register bool) (*actors.LimiterLink, error) {
-	return resolve(ctx, e, e.limiterKind, name, p, register)
+// limiter returns the live limiter named name for call c, creating it configured by p
+// if needed.
+func (e *Engine) limiter(ctx context.Context, c *call, name string, p policy.RateLimitPolicy, register bool) (*actors.LimiterLink, error) {
+	return resolve(ctx, e, e.limiterKind, c, name, p, register)
 }
 
-// ensured turns the supervisor's answer into an error, if it is one.
-func (e *Engine) ensured(ans any, err error, name string) error {
+// ensured turns the supervisor's answer to an ensure for the actor name of kind k into
+// an error, if it is one. The error is the call's: Op is c's operation ID (the name
+// itself for a registration, c nil), and the actor's kind and name are in its cause. A
+// caller whose ctx ended gets ErrCancelled matching ctx's own error.
+func (e *Engine) ensured(ctx context.Context, c *call, kind, name string, ans any, err error) error {
+	op, attempts := name, 0
+	if c != nil {
+		op, attempts = c.id, c.attempts
+	}
+	starting := func(cause error) error {
+		return fmt.Errorf("supervisor: starting %s %q: %w", kind, name, cause)
+	}
 	if err != nil {
 		switch err {
 		case answerShutdown:
-			return shutdownErr(name)
+			return shutdownErr(op)
 		case answerCancelled:
-			return &policy.Error{Kind: policy.ErrCancelled, Op: name, Err: context.Canceled}
+			// ctx.Err() says how the context ended (cancelled or deadline); a cause given
+			// with context.WithCancelCause comes with it.
+			cause := ctx.Err()
+			if why := context.Cause(ctx); why != nil && !errors.Is(why, cause) {
+				cause = errors.Join(cause, why)
+			}
+			return &policy.Error{Kind: policy.ErrCancelled, Op: op, Attempts: attempts, Err: starting(cause)}
 		}
-		return &policy.Error{Kind: policy.ErrOverloaded, Op: name, Err: err}
+		return &policy.Error{Kind: policy.ErrOverloaded, Op: op, Attempts: attempts, Err: starting(err)}
 	}
 	if r, ok := ans.(*messages.Rejected); ok {
-		return &policy.Error{Kind: policy.ErrOverloaded, Op: name, Err: errors.New("supervisor: cannot start actor: " + r.Reason.String())}
+		return &policy.Error{Kind: policy.ErrOverloaded, Op: op, Attempts: attempts, Err: starting(errors.New("the actor " + r.Reason.String()))}
 	}
 	return nil
 }
@@ -71,6 +89,6 @@ func register[L namedLink, P interface {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), askBound)
 	defer cancel()
-	_, err := resolve(ctx, e, k, name, p, true)
+	_, err := resolve(ctx, e, k, nil, name, p, true)
 	return err
 }

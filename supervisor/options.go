@@ -50,9 +50,11 @@ func WithActorSystem(sys *actor.ActorSystem) Option {
 
 // WithIdleTimeout passivates named breakers and limiters that were not registered with
 // RegisterCircuitBreaker or RegisterRateLimiter once they have been idle for d (a
-// closed breaker with no pending failures, a full bucket with nobody waiting): the actor
-// stops, its metric series go, and it is created again on its next use. Zero, the
-// default, keeps every actor until Shutdown. A negative d is an error.
+// closed breaker with no pending failures and no call in flight, a full bucket with
+// nobody waiting): the actor stops, its metric series go, and it is created again on
+// its next use, with the configuration of the policy that first used the name. The
+// engine keeps only that configuration of a passivated name (one small map entry).
+// Zero, the default, keeps every actor until Shutdown. A negative d is an error.
 func WithIdleTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

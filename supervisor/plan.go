@@ -42,6 +42,8 @@ type plan struct {
 	policy policy.Policy  // keeps the boxed value, and so key, alive while cached
 	stages []stage
 	err    error // why p is invalid; the caller wraps it in a *policy.Error
+	// byID is set when a breaker or limiter has no Name: the operation's ID names it.
+	byID bool
 }
 
 // planCache maps the identity of a boxed policy (both words of the interface value) to
@@ -113,8 +115,10 @@ func compile(p policy.Policy) *plan {
 			pl.stages = append(pl.stages, stage{kind: stageRetry, attempts: q.MaxAttempts, backoff: q.Backoff})
 		case policy.CircuitBreakerPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageBreaker, breaker: q})
+			pl.byID = pl.byID || q.Name == ""
 		case policy.RateLimitPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageLimiter, limiter: q})
+			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
 			pl.stages = append(pl.stages, stage{kind: stageTimeout, timeout: q.Duration, expired: deadlinePassed(q.Duration)})
 		}

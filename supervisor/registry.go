@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/internal/fault"
 	"github.com/bulwark-go/bulwark/messages"
@@ -17,7 +16,7 @@ import (
 // child a fresh actor id (so a name recreated after passivation never collides with its
 // stopping predecessor), and which child each PID is. It lives in the Engine, outside
 // the actor struct; only the supervisor actor touches it. Nothing in it outlives the
-// child it describes.
+// child it describes (the configuration of a passivated name is kept by its kind).
 type registry struct {
 	seq   uint64
 	byPID map[string]child // child actor id → what it is
@@ -43,8 +42,8 @@ type idleScan struct{}
 // registered names, and passivates idle unregistered ones.
 type supervisorActor struct {
 	e       *Engine
-	timers  *scheduler.TimerScheduler
-	pending uint64 // ticket of the request being handled
+	scanner *time.Timer // the armed idle scan, stopped when the supervisor stops
+	pending uint64      // ticket of the request being handled
 }
 
 // Receive handles one message. The supervisor recovers its own panics instead of
@@ -65,8 +64,11 @@ func (s *supervisorActor) Receive(c actor.Context) {
 	}()
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		s.timers = scheduler.NewTimerScheduler(c)
-		s.armScan(c)
+		s.armScan(c.Self())
+	case *actor.Stopping:
+		if s.scanner != nil {
+			s.scanner.Stop()
+		}
 	case *actor.Stopped:
 		close(e.supDone)
 	case *ensure[policy.CircuitBreakerPolicy]:
@@ -77,7 +79,7 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		spawn(s, c, e.limiterKind, m)
 	case *idleScan:
 		s.scan(c)
-		s.armScan(c)
+		s.armScan(c.Self())
 	case *actor.Terminated:
 		s.forget(m.Who)
 	case *messages.GetStats:
@@ -85,7 +87,9 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		c.Respond(&st)
 	case *fault.Panic:
 		panic(m.Reason)
-	case *actor.Stopping, *actor.ReceiveTimeout:
+	case *fault.Block:
+		<-m.Release
+	case *actor.ReceiveTimeout:
 	case *messages.Acked, *messages.Rejected:
 		// answers to Passivate: the child stops itself; Terminated cleans up.
 	default:
@@ -93,9 +97,13 @@ func (s *supervisorActor) Receive(c actor.Context) {
 	}
 }
 
-func (s *supervisorActor) armScan(c actor.Context) {
-	if d := s.e.cfg.idleTimeout; d > 0 {
-		s.timers.SendOnce(max(d/2, time.Millisecond), c.Self(), &idleScan{})
+// armScan schedules the next idle scan. The timer sends through Engine.tell, which
+// refuses once Shutdown has begun stopping the actors, and Stopping stops it: a scan
+// never reaches a stopped supervisor as a dead letter in the caller's actor system.
+func (s *supervisorActor) armScan(self *actor.PID) {
+	e := s.e
+	if d := e.cfg.idleTimeout; d > 0 {
+		s.scanner = time.AfterFunc(max(d/2, time.Millisecond), func() { e.tell(self, &idleScan{}, nil) })
 	}
 }
 
@@ -121,13 +129,13 @@ func (s *supervisorActor) scan(c actor.Context) {
 	e := s.e
 	cutoff := time.Now().Add(-e.cfg.idleTimeout)
 	e.breakers.Range(func(_ string, l *actors.BreakerLink) bool {
-		if !l.Registered() && l.IdleSince().Before(cutoff) {
+		if !l.Registered() && !l.Retired() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
 		return true
 	})
 	e.limiters.Range(func(_ string, l *actors.LimiterLink) bool {
-		if !l.Registered() && l.IdleSince().Before(cutoff) {
+		if !l.Registered() && !l.Retired() && l.IdleSince().Before(cutoff) {
 			c.Request(l.PID(), &messages.Passivate{})
 		}
 		return true
@@ -144,12 +152,14 @@ func (s *supervisorActor) forget(who *actor.PID) {
 	delete(e.reg.byPID, who.Id)
 	if ch.breaker != nil {
 		e.breakers.Delete(ch.name, ch.breaker)
+		e.breakerKind.passivated(e, ch.name, ch.breaker)
 		if ce := e.log.Check(zap.DebugLevel, "breaker stopped"); ce != nil {
 			ce.Write(zap.String("breaker", ch.name))
 		}
 		return
 	}
 	e.limiters.Delete(ch.name, ch.limiter)
+	e.limiterKind.passivated(e, ch.name, ch.limiter)
 	if ce := e.log.Check(zap.DebugLevel, "limiter stopped"); ce != nil {
 		ce.Write(zap.String("limiter", ch.name))
 	}

@@ -31,7 +31,7 @@ func (c *call) breakerLink(s *stage) (*actors.BreakerLink, error) {
 			return l, nil
 		}
 	}
-	l, err := c.e.breaker(c.ctx, c.key(s.breaker.Name), s.breaker, false)
+	l, err := c.e.breaker(c.ctx, c, c.key(s.breaker.Name), s.breaker, false)
 	if err == nil && s.breaker.Name != "" {
 		s.breakerLink.Store(l)
 	}
@@ -44,7 +44,7 @@ func (c *call) limiterLink(s *stage) (*actors.LimiterLink, error) {
 			return l, nil
 		}
 	}
-	l, err := c.e.limiter(c.ctx, c.key(s.limiter.Name), s.limiter, false)
+	l, err := c.e.limiter(c.ctx, c, c.key(s.limiter.Name), s.limiter, false)
 	if err == nil && s.limiter.Name != "" {
 		s.limiterLink.Store(l)
 	}
@@ -54,13 +54,16 @@ func (c *call) limiterLink(s *stage) (*actors.LimiterLink, error) {
 // runBreaker asks the breaker before the rest of the pipeline and tells it the outcome.
 // On the closed path it only reads the published view and, on success, adds to a
 // counter; a failure is reported and acknowledged before the call returns, so a single
-// sequential caller sees the breaker open exactly after FailureThreshold failures.
+// sequential caller sees the breaker open exactly after FailureThreshold failures. The
+// call is counted in flight on the breaker's link (Enter, then Succeeded or Exit), so
+// the breaker is not passivated under it; a function that leaves by runtime.Goexit is
+// reported as a failure and ended by reportExit.
 func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	l, err := c.breakerLink(s)
 	if err != nil {
 		return v, err
 	}
-	if view := l.View(); view.Pass {
+	if view := l.Enter(); view.Pass {
 		defer c.reportExit(ctx, l, view.Generation, false)
 		v, err = run(ctx, c, rest, fn)
 		if err == nil {
@@ -70,48 +73,61 @@ func runBreaker[T any](ctx context.Context, c *call, s *stage, rest []stage, fn 
 		if c.outcome(err) == messages.Failure {
 			c.report(ctx, l, view.Generation, messages.Failure, false)
 		}
+		l.Exit()
 		return v, err
 	}
 	gen, probe, l, err := c.admit(ctx, s, l)
 	if err != nil {
 		return v, err
 	}
+	return runAdmitted(ctx, c, l, gen, probe, rest, fn)
+}
+
+// runAdmitted runs the rest of the pipeline for a call the breaker's actor admitted in
+// generation gen (a half-open probe when probe is set), reports its outcome and ends it
+// on the link, also when the function leaves by runtime.Goexit.
+func runAdmitted[T any](ctx context.Context, c *call, l *actors.BreakerLink, gen uint64, probe bool, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	defer c.reportExit(ctx, l, gen, probe)
 	v, err = run(ctx, c, rest, fn)
-	outcome := c.outcome(err)
-	switch {
+	switch outcome := c.outcome(err); {
 	case probe:
 		c.report(ctx, l, gen, outcome, true)
 	case outcome == messages.Success:
 		l.Succeeded()
+		return v, err
 	case outcome == messages.Failure:
 		c.report(ctx, l, gen, messages.Failure, false)
 	}
+	l.Exit()
 	return v, err
 }
 
-// admit is the breaker's slow path: the view says open, half-open or retired. It
-// returns the link that decided, which differs from l when l was retired.
+// admit is the breaker's slow path: the view says open, half-open or retired. The call
+// entered l; admit returns the link that decided, which differs from l when l was
+// retired, with the call entered on it, or an error with the call ended.
 func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen uint64, probe bool, _ *actors.BreakerLink, err error) {
 	e := c.e
 	for range 3 {
 		view := l.View()
 		if view.Retired {
+			l.Exit()
 			if l, err = c.breakerLink(s); err != nil {
 				return 0, false, l, err
 			}
-			if view = l.View(); view.Pass {
+			if view = l.Enter(); view.Pass {
 				return view.Generation, false, l, nil
 			}
 		}
 		if view.State == messages.Open {
 			if wait := time.Until(view.OpenUntil); wait > 0 {
+				l.Exit()
 				l.Refused()
 				c.logCircuitOpen(l.Name(), wait)
 				return 0, false, l, &policy.Error{Kind: policy.ErrCircuitOpen, Op: c.id, Attempts: c.attempts, After: wait}
 			}
 		}
 		if err := e.overloaded(c, l.MailboxDepth()); err != nil {
+			l.Exit()
 			return 0, false, l, err
 		}
 		ans, err := e.inbox.ask(ctx, l.PID(), l.Stopped(), func(t uint64) any { return &messages.Acquire{Ticket: t} }, true, false)
@@ -119,18 +135,21 @@ func (c *call) admit(ctx context.Context, s *stage, l *actors.BreakerLink) (gen 
 			if err == answerStopped {
 				continue
 			}
+			l.Exit()
 			return 0, false, l, c.noAnswer(ctx, err)
 		}
 		switch a := ans.(type) {
 		case *messages.Granted:
 			return a.Generation, a.Probe, l, nil
 		case *messages.Rejected:
+			l.Exit()
 			if a.Reason == messages.CircuitOpen {
 				c.logCircuitOpen(l.Name(), a.RetryAfter)
 			}
 			return 0, false, l, c.rejected(a)
 		}
 	}
+	l.Exit()
 	return 0, false, l, &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("breaker " + l.Name() + " keeps stopping")}
 }
 
@@ -169,11 +188,13 @@ func (c *call) report(ctx context.Context, l *actors.BreakerLink, gen uint64, ou
 	}, false, false)
 }
 
-// reportExit, deferred by runBreaker, reports a failure when fn called runtime.Goexit
-// instead of returning: it counts as a panic, and a probe's slot must be freed.
+// reportExit, deferred by the breaker stage, reports a failure when fn called
+// runtime.Goexit instead of returning (it counts as a panic, and a probe's slot must be
+// freed) and ends the call on the link, so the breaker can still be passivated.
 func (c *call) reportExit(ctx context.Context, l *actors.BreakerLink, gen uint64, probe bool) {
 	if c.exited {
 		c.report(ctx, l, gen, messages.Failure, probe)
+		l.Exit()
 	}
 }
 

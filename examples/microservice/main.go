@@ -16,7 +16,7 @@
 //     from a registry of its own.
 //
 // A load generator offers the gateway requests from a fixed pool of workers: 80 a
-// second, under the limiter's 100, and twice as many in the recovering phase, when the
+// second, under the limiter's 100 (-rps, -limit), and twice as many in the recovering phase, when the
 // clients refused during the outage come back and the limiter sheds the excess. While it
 // runs, the program shows the phase, the requests by
 // outcome, the breaker's state and the limiter's rejections, and prints every breaker
@@ -28,7 +28,7 @@
 // Usage:
 //
 //	go run ./examples/microservice                      # 12 seconds
-//	go run ./examples/microservice -duration 30s -rps 200
+//	go run ./examples/microservice -duration 30s -rps 60 -limit 80
 //	go run ./examples/microservice -debug 2>debug.log   # the engine's debug logs
 package main
 
@@ -38,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -69,6 +70,9 @@ type config struct {
 	// RPS is the rate of requests the load generator offers the gateway; the recovering
 	// phase offers twice as many (loadFactor).
 	RPS float64
+	// Limit is the rate the gateway's limiter admits, in requests per second; its burst
+	// is a tenth of it.
+	Limit float64
 	// Workers bounds the requests in flight.
 	Workers int
 	// Live redraws the status in place (for a terminal); otherwise one line a second.
@@ -78,13 +82,14 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Duration: 12 * time.Second, RPS: 80, Workers: 32}
+	return config{Duration: 12 * time.Second, RPS: 80, Limit: 100, Workers: 32}
 }
 
 func main() {
 	cfg := defaultConfig()
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the demo runs; the four phases are spread across it")
-	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway, twice as many in the recovering phase (its limiter admits 100)")
+	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway, twice as many in the recovering phase")
+	flag.Float64Var(&cfg.Limit, "limit", cfg.Limit, "requests per second the gateway's rate limiter admits")
 	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "the load generator's concurrent requests, at most")
 	debug := flag.Bool("debug", false, "send the engine's debug logs to stderr")
 	flag.Parse()
@@ -125,12 +130,13 @@ func recoveryTimeout(d time.Duration) time.Duration {
 	return max((d / 12).Round(time.Millisecond), time.Millisecond)
 }
 
-// gatewayPolicy returns the gateway's policy for a run of duration d and the breaker and
-// limiter in it. The order is the recommended one: each of up to three attempts asks the
-// breaker, takes a token from the limiter and has 200ms.
-func gatewayPolicy(d time.Duration) (policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.Policy) {
+// gatewayPolicy returns the gateway's policy for a run of duration d with a limiter that
+// admits limit requests a second, and the breaker and limiter in it. The order is the
+// recommended one: each of up to three attempts asks the breaker, takes a token from the
+// limiter and has 200ms.
+func gatewayPolicy(d time.Duration, limit float64) (policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.Policy) {
 	breaker := policy.CircuitBreaker(5, recoveryTimeout(d)).Named(breakerName)
-	limiter := policy.RateLimit(100).WithBurst(10).Named(limiterName)
+	limiter := policy.RateLimit(limit).WithBurst(max(1, int(math.Round(limit/10)))).Named(limiterName)
 	backoff := policy.ExponentialBackoff{InitialDelay: 25 * time.Millisecond, Multiplier: 2, MaxDelay: 100 * time.Millisecond, Jitter: true}
 	p := policy.Combine(
 		policy.Retry(3).WithBackoff(backoff),
@@ -149,6 +155,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		return summary{}, fmt.Errorf("duration must be > 0, got %v", cfg.Duration)
 	case !(cfg.RPS > 0) || cfg.RPS > 1e5:
 		return summary{}, fmt.Errorf("rps must be > 0 and ≤ 100000, got %g", cfg.RPS)
+	case !(cfg.Limit > 0) || cfg.Limit > 1e5:
+		return summary{}, fmt.Errorf("limit must be > 0 and ≤ 100000, got %g", cfg.Limit)
 	case cfg.Workers < 1:
 		return summary{}, fmt.Errorf("workers must be ≥ 1, got %d", cfg.Workers)
 	}
@@ -166,7 +174,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	defer stack.run()
 	stack.push(func(ctx context.Context) error { return eng.Shutdown(ctx) })
 
-	breaker, limiter, pol := gatewayPolicy(cfg.Duration)
+	breaker, limiter, pol := gatewayPolicy(cfg.Duration, cfg.Limit)
 	if err := eng.RegisterCircuitBreaker(breakerName, breaker); err != nil {
 		return summary{}, err
 	}

@@ -4,8 +4,8 @@
 // It starts three HTTP servers on 127.0.0.1, on ports the OS picks:
 //
 //   - an inventory service, the downstream, that goes through four phases spread across
-//     the run: healthy; failing (every call answers HTTP 500); slow (latency climbs past
-//     the gateway's timeout); recovering;
+//     the run: healthy; failing (every call answers HTTP 500); slow (latency holds, then
+//     climbs past the gateway's timeout); recovering;
 //   - a gateway that calls the inventory service through the engine under
 //     Combine(Retry(3), CircuitBreaker(5, 1s).Named("downstream"),
 //     RateLimit(100).Named("gateway").WithBurst(10), Timeout(200ms)) — the breaker's
@@ -16,14 +16,15 @@
 //     from a registry of its own.
 //
 // A load generator offers the gateway requests from a fixed pool of workers: 80 a
-// second, under the limiter's 100 (-rps, -limit), and twice as many in the recovering phase, when the
-// clients refused during the outage come back and the limiter sheds the excess. While it
-// runs, the program shows the phase, the requests by
-// outcome, the breaker's state and the limiter's rejections, and prints every breaker
-// state change it receives from Engine.Subscribe: the breaker opens while the inventory
-// service fails, half-opens after its recovery timeout, and closes once a probe
-// succeeds in the recovering phase. It ends by itself with a summary table, shuts the
-// servers and the engine down, and exits 0.
+// second, under the limiter's 100 (-rps, -limit), and twice as many in the recovering
+// phase, when the clients refused during the outage come back and the limiter sheds the
+// excess. While it runs, the program shows the phase, the requests by outcome, the
+// attempts the timeout cut off, the breaker's state and the limiter's rejections, and
+// prints every breaker state change it receives from Engine.Subscribe: the breaker opens
+// while the inventory service fails, half-opens after its recovery timeout, closes again
+// while the slow phase's latency holds, opens when its timeouts pile up, and closes once
+// a probe succeeds in the recovering phase. It ends by itself with a summary table, shuts
+// the servers and the engine down, and exits 0.
 //
 // Usage:
 //

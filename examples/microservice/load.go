@@ -68,9 +68,9 @@ type loadgen struct {
 	tally  *tally
 }
 
-// run sends requests at rps, each handled by one of workers goroutines, until ctx ends;
-// a tick that finds every worker busy is skipped, so the goroutines stay bounded. It
-// returns once every request in flight has finished.
+// run sends requests at rps times the phase's loadFactor, each handled by one of
+// workers goroutines, until ctx ends; a tick that finds every worker busy is skipped, so
+// the goroutines stay bounded. It returns once every request in flight has finished.
 func (g *loadgen) run(ctx context.Context, rps float64, workers int) {
 	jobs := make(chan struct{})
 	var wg sync.WaitGroup
@@ -81,13 +81,21 @@ func (g *loadgen) run(ctx context.Context, rps float64, workers int) {
 			}
 		})
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rps))
+	interval := func(now time.Time) time.Duration {
+		return time.Duration(float64(time.Second) / (rps * loadFactor[g.sched.phaseAt(now)]))
+	}
+	every := interval(time.Now())
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
-		case <-tick.C:
+		case now := <-tick.C:
+			if d := interval(now); d != every {
+				every = d
+				tick.Reset(every)
+			}
 			select {
 			case jobs <- struct{}{}:
 			default:

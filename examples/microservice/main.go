@@ -4,28 +4,32 @@
 // It starts three HTTP servers on 127.0.0.1, on ports the OS picks:
 //
 //   - an inventory service, the downstream, that goes through four phases spread across
-//     the run: healthy; failing (every call answers HTTP 500); slow (latency climbs past
-//     the gateway's timeout); recovering;
+//     the run: healthy; failing (every call answers HTTP 500); slow (latency holds, then
+//     climbs past the gateway's timeout); recovering;
 //   - a gateway that calls the inventory service through the engine under
 //     Combine(Retry(3), CircuitBreaker(5, 1s).Named("downstream"),
-//     RateLimit(100).Named("gateway").WithBurst(10), Timeout(200ms)) and maps the
+//     RateLimit(100).Named("gateway").WithBurst(10), Timeout(200ms)) — the breaker's
+//     recovery timeout is a twelfth of the run, 1s for the default 12s — and maps the
 //     engine's errors to HTTP statuses: 503 with Retry-After when the breaker is open or
 //     the limiter refuses, 504 on a timeout, 502 when the inventory service kept failing;
 //   - /metrics, the engine's Prometheus collector (Engine.Collector) served by promhttp
 //     from a registry of its own.
 //
-// A load generator offers the gateway more requests than the limiter admits, from a
-// fixed pool of workers. While it runs, the program shows the phase, the requests by
-// outcome, the breaker's state and the limiter's rejections, and prints every breaker
-// state change it receives from Engine.Subscribe: the breaker opens while the inventory
-// service fails, half-opens after its recovery timeout, and closes once a probe
-// succeeds in the recovering phase. It ends by itself with a summary table, shuts the
-// servers and the engine down, and exits 0.
+// A load generator offers the gateway requests from a fixed pool of workers: 80 a
+// second, under the limiter's 100 (-rps, -limit), and twice as many in the recovering
+// phase, when the clients refused during the outage come back and the limiter sheds the
+// excess. While it runs, the program shows the phase, the requests by outcome, the
+// attempts the timeout cut off, the breaker's state and the limiter's rejections, and
+// prints every breaker state change it receives from Engine.Subscribe: the breaker opens
+// while the inventory service fails, half-opens after its recovery timeout, closes again
+// while the slow phase's latency holds, opens when its timeouts pile up, and closes once
+// a probe succeeds in the recovering phase. It ends by itself with a summary table, shuts
+// the servers and the engine down, and exits 0.
 //
 // Usage:
 //
 //	go run ./examples/microservice                      # 12 seconds
-//	go run ./examples/microservice -duration 30s -rps 200
+//	go run ./examples/microservice -duration 30s -rps 60 -limit 80
 //	go run ./examples/microservice -debug 2>debug.log   # the engine's debug logs
 package main
 
@@ -35,6 +39,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -58,11 +63,17 @@ const (
 
 // config is what the flags set.
 type config struct {
-	// Duration is the whole run; the four phases are spread across it. Below about six
-	// seconds the breaker may not get the time to close again.
+	// Duration is the whole run; the four phases are spread across it, and the breaker's
+	// recovery timeout is a twelfth of it. Each phase shows what its story says for any
+	// Duration of six seconds or more; below that, the fixed latencies (the 200ms timeout,
+	// the backoffs) take too large a part of each phase.
 	Duration time.Duration
-	// RPS is the rate of requests the load generator offers the gateway.
+	// RPS is the rate of requests the load generator offers the gateway; the recovering
+	// phase offers twice as many (loadFactor).
 	RPS float64
+	// Limit is the rate the gateway's limiter admits, in requests per second; its burst
+	// is a tenth of it.
+	Limit float64
 	// Workers bounds the requests in flight.
 	Workers int
 	// Live redraws the status in place (for a terminal); otherwise one line a second.
@@ -72,13 +83,14 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Duration: 12 * time.Second, RPS: 120, Workers: 32}
+	return config{Duration: 12 * time.Second, RPS: 80, Limit: 100, Workers: 32}
 }
 
 func main() {
 	cfg := defaultConfig()
 	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long the demo runs; the four phases are spread across it")
-	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway (its limiter admits 100)")
+	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway, twice as many in the recovering phase")
+	flag.Float64Var(&cfg.Limit, "limit", cfg.Limit, "requests per second the gateway's rate limiter admits")
 	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "the load generator's concurrent requests, at most")
 	debug := flag.Bool("debug", false, "send the engine's debug logs to stderr")
 	flag.Parse()
@@ -112,12 +124,20 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// gatewayPolicy returns the gateway's policy and the breaker and limiter in it. The
-// order is the recommended one: each of up to three attempts asks the breaker, takes a
-// token from the limiter and has 200ms.
-func gatewayPolicy() (policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.Policy) {
-	breaker := policy.CircuitBreaker(5, time.Second).Named(breakerName)
-	limiter := policy.RateLimit(100).WithBurst(10).Named(limiterName)
+// recoveryTimeout returns the breaker's recovery timeout for a run of duration d: a
+// twelfth of it (1s for the default 12s), so the breaker has the time to half-open and
+// close within the slow and the recovering phases whatever the run's length.
+func recoveryTimeout(d time.Duration) time.Duration {
+	return max((d / 12).Round(time.Millisecond), time.Millisecond)
+}
+
+// gatewayPolicy returns the gateway's policy for a run of duration d with a limiter that
+// admits limit requests a second, and the breaker and limiter in it. The order is the
+// recommended one: each of up to three attempts asks the breaker, takes a token from the
+// limiter and has 200ms.
+func gatewayPolicy(d time.Duration, limit float64) (policy.CircuitBreakerPolicy, policy.RateLimitPolicy, policy.Policy) {
+	breaker := policy.CircuitBreaker(5, recoveryTimeout(d)).Named(breakerName)
+	limiter := policy.RateLimit(limit).WithBurst(max(1, int(math.Round(limit/10)))).Named(limiterName)
 	backoff := policy.ExponentialBackoff{InitialDelay: 25 * time.Millisecond, Multiplier: 2, MaxDelay: 100 * time.Millisecond, Jitter: true}
 	p := policy.Combine(
 		policy.Retry(3).WithBackoff(backoff),
@@ -136,6 +156,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		return summary{}, fmt.Errorf("duration must be > 0, got %v", cfg.Duration)
 	case !(cfg.RPS > 0) || cfg.RPS > 1e5:
 		return summary{}, fmt.Errorf("rps must be > 0 and ≤ 100000, got %g", cfg.RPS)
+	case !(cfg.Limit > 0) || cfg.Limit > 1e5:
+		return summary{}, fmt.Errorf("limit must be > 0 and ≤ 100000, got %g", cfg.Limit)
 	case cfg.Workers < 1:
 		return summary{}, fmt.Errorf("workers must be ≥ 1, got %d", cfg.Workers)
 	}
@@ -153,7 +175,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	defer stack.run()
 	stack.push(func(ctx context.Context) error { return eng.Shutdown(ctx) })
 
-	breaker, limiter, pol := gatewayPolicy()
+	breaker, limiter, pol := gatewayPolicy(cfg.Duration, cfg.Limit)
 	if err := eng.RegisterCircuitBreaker(breakerName, breaker); err != nil {
 		return summary{}, err
 	}
@@ -185,7 +207,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	if err != nil {
 		return summary{}, err
 	}
-	gw := &gateway{eng: eng, policy: pol, client: toDownstream, base: downURL}
+	gw := &gateway{eng: eng, policy: pol, client: toDownstream, base: downURL, sched: sched}
 	gwMux := http.NewServeMux()
 	gwMux.Handle("GET /api/stock", gw)
 	gwURL, err := serve(&stack, gwMux)
@@ -207,7 +229,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	from := time.Duration(0)
 	for p := healthy; p < numPhases; p++ {
 		to := from + time.Duration(share[p]*float64(cfg.Duration))
-		fmt.Fprintf(out, "  phase %-10s %5.1fs-%5.1fs  %s\n", p, from.Seconds(), to.Seconds(), story[p])
+		fmt.Fprintf(out, "  phase %-10s %5.1fs-%5.1fs  %3g req/s  %s\n", p, from.Seconds(), to.Seconds(), cfg.RPS*loadFactor[p], story[p])
 		from = to
 	}
 	fmt.Fprintln(out)
@@ -216,7 +238,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	runCtx, cancel := context.WithDeadline(ctx, sched.start.Add(cfg.Duration))
 	defer cancel()
 	t := &tally{}
-	v := &view{out: out, live: cfg.Live, eng: eng, sched: sched, tally: t}
+	v := &view{out: out, live: cfg.Live, eng: eng, sched: sched, tally: t, gw: gw}
 	stopView, viewDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(viewDone)
@@ -239,6 +261,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	}
 	for p := range s.Downstream {
 		s.Downstream[p] = down.hits[p].Load()
+		s.TimedOut[p] = gw.timedOut[p].Load()
 	}
 	s.print(out, cfg)
 

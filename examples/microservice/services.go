@@ -54,12 +54,23 @@ type gateway struct {
 	policy policy.Policy // boxed once: the engine caches its compiled form by identity
 	client *http.Client
 	base   string // the downstream's base URL
+	sched  schedule
+	// timedOut counts the attempts the engine's timeout cut off, by the phase they
+	// started in. A request rarely ends in a timeout (the breaker, tripped by timed-out
+	// attempts, refuses its next attempt), so these are what show the slow phase's
+	// timeouts.
+	timedOut [numPhases]atomic.Uint64
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	item := r.URL.Query().Get("item")
 	body, err := supervisor.ExecuteWithPolicy(r.Context(), g.eng, g.policy, func(ctx context.Context) ([]byte, error) {
-		return g.fetch(ctx, item)
+		p := g.sched.phaseAt(time.Now())
+		body, err := g.fetch(ctx, item)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			g.timedOut[p].Add(1)
+		}
+		return body, err
 	})
 	if err != nil {
 		writeError(w, err)

@@ -28,6 +28,7 @@ type view struct {
 	eng         *supervisor.Engine
 	sched       schedule
 	tally       *tally
+	gw          *gateway // for its timed-out attempts
 	transitions []transition
 	drawn       int       // lines of the live table now on screen
 	last        time.Time // when the last status was shown
@@ -97,15 +98,24 @@ func (v *view) status(now time.Time) {
 	elapsed := min(now.Sub(v.sched.start), v.sched.total)
 	c := total(v.tally.snapshot())
 	b, l := v.engineState()
-	fmt.Fprintf(v.out, "%6.2fs  %-10s  requests %d  ok %d  circuit_open %d  rate_limited %d  timeout %d  other %d  breaker %s  limiter_rejected %d\n",
+	fmt.Fprintf(v.out, "%6.2fs  %-10s  requests %d  ok %d  circuit_open %d  rate_limited %d  timeout %d  other %d  attempts_timed_out %d  breaker %s  limiter_rejected %d\n",
 		elapsed.Seconds(), v.sched.phaseAt(now), c.requests(), c[kindOK],
-		c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther], b.State, l.Rejected)
+		c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther], v.timedOut(), b.State, l.Rejected)
 }
 
 // engineState reads the demo's breaker and limiter from the engine's metrics.
 func (v *view) engineState() (supervisor.BreakerStats, supervisor.LimiterStats) {
 	m := v.eng.Metrics()
 	return m.Breakers[breakerName], m.Limiters[limiterName]
+}
+
+// timedOut returns the attempts the engine's timeout cut off so far.
+func (v *view) timedOut() uint64 {
+	var n uint64
+	for p := range v.gw.timedOut {
+		n += v.gw.timedOut[p].Load()
+	}
+	return n
 }
 
 // draw prints the live table below the cursor.
@@ -117,8 +127,8 @@ func (v *view) draw(now time.Time) {
 	lines := []string{
 		fmt.Sprintf("  [%s%s] %5.1fs/%.1fs  phase %s", strings.Repeat("#", done), strings.Repeat("-", 20-done),
 			elapsed.Seconds(), v.sched.total.Seconds(), v.sched.phaseAt(now)),
-		fmt.Sprintf("  requests %d  ok %d  circuit open %d  rate limited %d  timeout %d  other %d",
-			c.requests(), c[kindOK], c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther]),
+		fmt.Sprintf("  requests %d  ok %d  circuit open %d  rate limited %d  timeout %d  other %d  (attempts timed out %d)",
+			c.requests(), c[kindOK], c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther], v.timedOut()),
 		fmt.Sprintf("  breaker %q %s (%d trips)   limiter %q rejected %d",
 			breakerName, b.State, b.Trips, limiterName, l.Rejected),
 	}
@@ -141,6 +151,7 @@ type summary struct {
 	Elapsed     time.Duration
 	Phases      [numPhases]counts
 	Downstream  [numPhases]uint64 // requests that reached the downstream, by phase
+	TimedOut    [numPhases]uint64 // attempts the engine's timeout cut off, by phase
 	Skipped     uint64            // load ticks dropped because every worker was busy
 	Transitions []transition
 	Breaker     supervisor.BreakerStats
@@ -166,17 +177,18 @@ func (s summary) opened() (opened, closedAfter int) {
 func (s summary) print(out io.Writer, cfg config) {
 	fmt.Fprintf(out, "\nsummary after %.1fs (load: %g req/s from %d workers)\n\n", s.Elapsed.Seconds(), cfg.RPS, cfg.Workers)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\tok\tcircuit_open\trate_limited\ttimeout\tother\treached downstream\t")
-	row := func(name string, c counts, hits uint64) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, c.requests(), c[kindOK],
-			c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther], hits)
+	fmt.Fprintln(tw, "phase\trequests\tok\tcircuit_open\trate_limited\ttimeout\tother\tattempts timed out\treached downstream\t")
+	row := func(name string, c counts, timedOut, hits uint64) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", name, c.requests(), c[kindOK],
+			c[kindCircuitOpen], c[kindRateLimited], c[kindTimeout], c[kindOther], timedOut, hits)
 	}
-	var hits uint64
+	var timedOut, hits uint64
 	for p := healthy; p < numPhases; p++ {
-		row(p.String(), s.Phases[p], s.Downstream[p])
+		row(p.String(), s.Phases[p], s.TimedOut[p], s.Downstream[p])
+		timedOut += s.TimedOut[p]
 		hits += s.Downstream[p]
 	}
-	row("total", total(s.Phases), hits)
+	row("total", total(s.Phases), timedOut, hits)
 	_ = tw.Flush()
 
 	opened, closed := s.opened()

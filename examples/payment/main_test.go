@@ -142,3 +142,48 @@ func TestMapError(t *testing.T) {
 		t.Error("mapError(nil) != nil")
 	}
 }
+
+// TestPoliciesFollowTheRecommendedOrder checks that every combined policy the example
+// uses nests its stages in the README's recommended order: retry, breaker, rate limit,
+// timeout. A timeout outside the rate limit would start its clock while the call waits
+// for a token.
+func TestPoliciesFollowTheRecommendedOrder(t *testing.T) {
+	rank := func(p policy.Policy) int {
+		switch p.(type) {
+		case policy.RetryPolicy:
+			return 0
+		case policy.CircuitBreakerPolicy:
+			return 1
+		case policy.RateLimitPolicy:
+			return 2
+		case policy.TimeoutPolicy:
+			return 3
+		}
+		return -1
+	}
+	policies := map[string]policy.Policy{"credit_card": creditCardPolicy, "bank_transfer": bankTransferPolicy}
+	for profile, cfg := range map[string]ResilienceConfig{"production": production(), "development": development()} {
+		policies[profile+" database"] = cfg.DatabasePolicy
+		policies[profile+" external API"] = cfg.ExternalAPIPolicy
+		policies[profile+" cache"] = cfg.CachePolicy
+	}
+	for name, p := range policies {
+		c, ok := p.(policy.CombinedPolicy)
+		if !ok {
+			continue
+		}
+		last := -1
+		for _, stage := range c.Policies {
+			r := rank(stage)
+			if r < 0 {
+				t.Errorf("%s: %v: unexpected stage %v", name, p, stage)
+				continue
+			}
+			if r < last {
+				t.Errorf("%s: %v does not follow the order retry, breaker, rate limit, timeout", name, p)
+				break
+			}
+			last = r
+		}
+	}
+}

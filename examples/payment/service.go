@@ -34,11 +34,14 @@ func production() ResilienceConfig {
 			policy.CircuitBreaker(5, 30*time.Second).Named("database"),
 			policy.Timeout(5*time.Second),
 		),
+		// The README's recommended order: retry, breaker, rate limit, timeout. Each
+		// attempt asks the breaker, then takes a token, and only then starts its 10s, so
+		// a wait for a token never eats into the time the fraud API gets.
 		ExternalAPIPolicy: policy.Combine(
 			policy.Retry(2),
 			policy.CircuitBreaker(3, 60*time.Second).Named("fraud_api"),
-			policy.Timeout(10*time.Second),
 			policy.RateLimit(100).Named("fraud_api"),
+			policy.Timeout(10*time.Second),
 		),
 		CachePolicy: policy.Retry(1),
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/names"
 	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
@@ -285,7 +286,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.passivateIfIdle(c, m)
 		return
 	default:
-		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", typeName(m)))
+		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
 	b.settle(c, before, now)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/names"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -295,7 +296,7 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.passivate(c, &l.link, m, !l.Registered() && l.bucket.Full(l.sample()), l.retire)
 		return
 	default:
-		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", typeName(m)))
+		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
 	a.settle(c, now)
@@ -359,13 +360,4 @@ func (a *Limiter) settle(c actor.Context, now time.Time) {
 			l.hooks.Saturated(messages.Saturated{Name: l.name, Saturated: saturated, At: now})
 		}
 	}
-}
-
-// typeName names a message's type for logs without fmt on hot paths.
-func typeName(m any) string {
-	switch m.(type) {
-	case nil:
-		return "nil"
-	}
-	return fmtType(m)
 }

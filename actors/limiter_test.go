@@ -11,7 +11,10 @@ import (
 // limiter's pool, then has the actor release new tokens into the pool without publishing
 // its view yet, as it does for a moment in every settle. Stats read in that moment must
 // still count the calls that took the earlier tokens.
+// It stays inside the package: the moment it tests lies between two steps of the
+// actor's settle, which no message can stop at.
 func TestLimiterStatsCountsEveryTokenTakenWhileTheActorRefills(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := NewLimiterLink("r", policy.RateLimit(10).WithBurst(5), t0, Hooks{})
 	for i := range 5 {
 		if !l.TryTake() {

@@ -13,6 +13,7 @@ import (
 // base is what the breaker and limiter actors share: their timer, and the test-only
 // fault injection of package internal/fault.
 type base struct {
+	o      *owner // the durable state this incarnation inherited
 	timers *scheduler.TimerScheduler
 	cancel scheduler.CancelFunc
 	crash  string // a PanicOnNext reason waiting for the next request
@@ -24,7 +25,7 @@ type base struct {
 // flush sends the reply decided for the request in progress.
 func (a *base) flush(c actor.Context, l *link) {
 	if a.reply != nil {
-		l.pending.respond(c, a.reply)
+		a.o.pending.respond(c, a.reply)
 		a.reply = nil
 	}
 }
@@ -37,7 +38,7 @@ func (a *base) common(c actor.Context, l *link) bool {
 		// A decision already made is kept in the state the next incarnation inherits:
 		// send it rather than Crashed.
 		a.flush(c, l)
-		l.pending.answerCrash(c)
+		a.o.pending.answerCrash(c)
 		l.restarts.Add(1)
 		l.depth.Crashed()
 		a.stopTimer()
@@ -56,7 +57,8 @@ func (a *base) common(c actor.Context, l *link) bool {
 }
 
 // start creates the timer scheduler of a new incarnation and reports a restart.
-func (a *base) start(c actor.Context, l *link, hooks *Hooks, kind string, state zap.Field) {
+func (a *base) start(c actor.Context, l *link, kind string, state zap.Field) {
+	hooks := &a.o.hooks
 	a.timers = scheduler.NewTimerScheduler(c)
 	if l.Restarts() == 0 {
 		return
@@ -70,7 +72,7 @@ func (a *base) start(c actor.Context, l *link, hooks *Hooks, kind string, state 
 // request starts handling a request that carries ticket: it is remembered, so the
 // caller is answered if the actor panics, and an injected crash fires now.
 func (a *base) request(c actor.Context, l *link, ticket uint64) {
-	l.pending.begin(c, ticket)
+	a.o.pending.begin(c, ticket)
 	if a.crash != "" {
 		reason := a.crash
 		a.crash = ""
@@ -88,11 +90,11 @@ func (a *base) answerStats(c actor.Context, l *link, m *messages.GetStats, stats
 		default:
 			c.Respond(stats.Limiter)
 		}
-		l.pending.end()
+		a.o.pending.end()
 		return
 	}
 	stats.Ticket, stats.Name = m.Ticket, l.name
-	l.pending.respond(c, stats)
+	a.o.pending.respond(c, stats)
 }
 
 // passivate answers Passivate and reports whether the actor is stopping. An actor that
@@ -123,6 +125,15 @@ func (a *base) stopTimer() {
 		a.cancel()
 		a.cancel = nil
 	}
+}
+
+// owner is the durable state that a named actor keeps beside its state machine: it
+// lives as long as the actor's link, every incarnation of the actor shares it, and only
+// the actor touches it — never the callers. breakerOwner and limiterOwner embed it.
+type owner struct {
+	pending  pendingRequest // the request being handled: answered if the actor crashes
+	hooks    Hooks
+	timerGen uint64 // the generation of the armed Tick; older Ticks are ignored
 }
 
 // pendingRequest remembers the request an actor is handling, so that the old

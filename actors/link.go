@@ -31,15 +31,15 @@ func (h *Hooks) logger() *zap.Logger {
 
 // link is what a breaker's or limiter's callers share with its actor: the actor's PID,
 // counters callers add to without asking, and a channel closed when the actor has
-// stopped for good, which releases anybody still waiting for an answer from it.
+// stopped for good, which releases anybody still waiting for an answer from it. The
+// owner's durable state is apart from it (owner, breakerOwner, limiterOwner).
 type link struct {
 	name     string
 	pid      atomic.Pointer[actor.PID]
 	refused  atomic.Uint64 // calls refused from the published view
 	stopped  chan struct{}
 	restarts atomic.Uint64
-	pending  pendingRequest // the request being handled: answered if the actor crashes
-	lastUsed atomic.Int64   // unix nanos of the last message handled (passivation)
+	lastUsed atomic.Int64 // unix nanos of the last message handled (passivation)
 	depth    MailboxDepth
 	// fate is free, registered or retiring. Registering (by the supervisor) and
 	// retiring (by the actor, passivating) each take the link from free with one

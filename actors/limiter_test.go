@@ -24,7 +24,7 @@ func TestLimiterStatsCountsEveryTokenTakenWhileTheActorRefills(t *testing.T) {
 	if got := l.Stats().Allowed; got != 5 {
 		t.Fatalf("Allowed %d after 5 takes; want 5", got)
 	}
-	l.own.bucket.NoteDrained(t0)          // as the actor learns from the last taker's mark
+	l.own.bucket.NoteDrained(t0)      // as the actor learns from the last taker's mark
 	l.release(t0.Add(time.Second), 0) // five new tokens in the pool, view not published
 	if l.pool.Load() != 5 {
 		t.Fatalf("pool %d after a second; want 5 new tokens", l.pool.Load())

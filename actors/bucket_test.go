@@ -1,7 +1,6 @@
 package actors_test
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -262,17 +261,7 @@ func TestBucketSnapshotRoundTripsThroughJSON(t *testing.T) {
 	}
 	b.Acquire(t0, actors.Waiter{Ticket: 2}, 0)
 	b.Acquire(t0, actors.Waiter{Ticket: 3, Critical: true, Deadline: t0.Add(time.Minute)}, 0)
-	data, err := json.Marshal(b.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s actors.BucketSnapshot
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(s, b.Snapshot()) {
-		t.Fatalf("snapshot after JSON = %+v; want %+v", s, b.Snapshot())
-	}
+	s := throughJSON(t, b.Snapshot())
 	r := actors.NewBucket(p, t0.Add(time.Hour))
 	r.Restore(s)
 	if r.Waiting() != 2 || r.Tokens() != b.Tokens() {

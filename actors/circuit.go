@@ -192,9 +192,9 @@ func (c *Circuit) moveTo(s messages.BreakerState, now time.Time) {
 // owner hands to the next one (cluster mode) so the breaker goes on where it was. It is
 // plain data and round-trips through encoding/json.
 type CircuitSnapshot struct {
-	State      messages.BreakerState `json:"state"`
+	// Stats is the state, when it last changed, and the counters.
+	Stats      messages.BreakerStats `json:"stats"`
 	Generation uint64                `json:"generation"`
-	LastChange time.Time             `json:"last_change"`
 	OpenUntil  time.Time             `json:"open_until"`
 	// Consecutive is the consecutive failures counted while closed (the trip rule's state).
 	Consecutive int `json:"consecutive"`
@@ -202,20 +202,11 @@ type CircuitSnapshot struct {
 	// current half-open period.
 	Probes    int `json:"probes"`
 	ProbeWins int `json:"probe_wins"`
-
-	Successes uint64 `json:"successes"`
-	Failures  uint64 `json:"failures"`
-	Rejected  uint64 `json:"rejected"`
-	Trips     uint64 `json:"trips"`
 }
 
 // Snapshot returns the circuit's state and counters.
 func (c *Circuit) Snapshot() CircuitSnapshot {
-	s := CircuitSnapshot{
-		State: c.state, Generation: c.generation, LastChange: c.lastChange, OpenUntil: c.openUntil,
-		Probes: c.probes, ProbeWins: c.probeWins,
-		Successes: c.successes, Failures: c.failures, Rejected: c.rejected, Trips: c.trips,
-	}
+	s := CircuitSnapshot{Stats: c.Stats(), Generation: c.generation, OpenUntil: c.openUntil, Probes: c.probes, ProbeWins: c.probeWins}
 	c.rule.save(&s)
 	return s
 }
@@ -223,9 +214,10 @@ func (c *Circuit) Snapshot() CircuitSnapshot {
 // Restore replaces the circuit's state and counters with s, keeping its configuration
 // (the receiving owner's policy). A restored circuit behaves as the one s was taken from.
 func (c *Circuit) Restore(s CircuitSnapshot) {
-	c.state, c.generation, c.lastChange, c.openUntil = s.State, s.Generation, s.LastChange, s.OpenUntil
-	c.probes, c.probeWins = s.Probes, s.ProbeWins
-	c.successes, c.failures, c.rejected, c.trips = s.Successes, s.Failures, s.Rejected, s.Trips
+	st := s.Stats
+	c.state, c.lastChange = st.State, st.LastChange
+	c.successes, c.failures, c.rejected, c.trips = st.Successes, st.Failures, st.Rejected, st.Trips
+	c.generation, c.openUntil, c.probes, c.probeWins = s.Generation, s.OpenUntil, s.Probes, s.ProbeWins
 	c.rule.load(s)
 }
 

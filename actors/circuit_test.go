@@ -1,7 +1,6 @@
 package actors_test
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -177,17 +176,7 @@ func TestCircuitSnapshotRoundTripsThroughJSON(t *testing.T) {
 		t.Fatal("no probe after the recovery timeout")
 	}
 	gen := c.Generation()
-	data, err := json.Marshal(c.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s actors.CircuitSnapshot
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(s, c.Snapshot()) {
-		t.Fatalf("snapshot after JSON = %+v; want %+v", s, c.Snapshot())
-	}
+	s := throughJSON(t, c.Snapshot())
 	d := actors.NewCircuit(p, t0.Add(time.Hour))
 	d.Restore(s)
 	if !reflect.DeepEqual(d.Stats(), c.Stats()) || d.Generation() != gen || d.State() != messages.HalfOpen {

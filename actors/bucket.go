@@ -287,8 +287,9 @@ func (b *Bucket) DropAll() []uint64 {
 // plain data and round-trips through encoding/json.
 type BucketSnapshot struct {
 	// Tokens is the bucket's tokens (the pool's not counted) as of Last.
-	Tokens float64   `json:"tokens"`
-	Last   time.Time `json:"last"`
+	Tokens float64 `json:"tokens"`
+	// Last is when the bucket last refilled.
+	Last time.Time `json:"last"`
 	// Queue is the wait queue, head first.
 	Queue []WaiterSnapshot `json:"queue,omitempty"`
 	// PoolSeen, Drained and Filled are what the bucket knows of the lock-free pool: the
@@ -298,6 +299,7 @@ type BucketSnapshot struct {
 	Drained  time.Time `json:"drained"`
 	Filled   time.Time `json:"filled"`
 
+	// Granted, Released and Rejected are the counters of Counters.
 	Granted  uint64 `json:"granted"`
 	Released uint64 `json:"released"`
 	Rejected uint64 `json:"rejected"`
@@ -305,10 +307,12 @@ type BucketSnapshot struct {
 
 // WaiterSnapshot is a queued Waiter, with the time its MaxWait ends.
 type WaiterSnapshot struct {
+	// Ticket, Critical and Deadline are the Waiter's.
 	Ticket   uint64    `json:"ticket"`
 	Critical bool      `json:"critical,omitempty"`
 	Deadline time.Time `json:"deadline"`
-	Expires  time.Time `json:"expires"`
+	// Expires is when the waiter's MaxWait ends.
+	Expires time.Time `json:"expires"`
 }
 
 // Snapshot returns the bucket's state and counters; the queue is copied.

@@ -193,9 +193,11 @@ func (c *Circuit) moveTo(s messages.BreakerState, now time.Time) {
 // plain data and round-trips through encoding/json.
 type CircuitSnapshot struct {
 	// Stats is the state, when it last changed, and the counters.
-	Stats      messages.BreakerStats `json:"stats"`
-	Generation uint64                `json:"generation"`
-	OpenUntil  time.Time             `json:"open_until"`
+	Stats messages.BreakerStats `json:"stats"`
+	// Generation is the circuit's generation: Reports of older ones are dropped.
+	Generation uint64 `json:"generation"`
+	// OpenUntil is when an open circuit becomes due for half-open (zero otherwise).
+	OpenUntil time.Time `json:"open_until"`
 	// Consecutive is the consecutive failures counted while closed (the trip rule's state).
 	Consecutive int `json:"consecutive"`
 	// Probes and ProbeWins are the probes in flight and the probe successes of the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/names"
 	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
@@ -51,19 +52,26 @@ type BreakerLink struct {
 	origin policy.CircuitBreakerPolicy  // the configuration it was created with
 	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit
 
-	// Owned by the actor (any incarnation), never touched by callers.
+	// own is the owner's durable state, handed to every incarnation of the actor by
+	// Producer; callers never touch it.
+	own *breakerOwner
+}
+
+// breakerOwner is a breaker actor's durable state: the circuit and what the actor has
+// taken in of the callers' counters. It survives restarts; only the actor touches it.
+type breakerOwner struct {
+	owner
 	circuit       *Circuit
-	seenSuccesses uint64
-	seenRefused   uint64
-	hooks         Hooks
-	timerGen      uint64
+	seenSuccesses uint64 // callers' successes taken into the circuit
+	seenRefused   uint64 // callers' refusals taken into the circuit
 	activityMark  uint64 // calls started as of the last Passivate check
 }
 
 // NewBreakerLink returns the shared side of a breaker named name, configured by p (which
 // must be valid), closed at now. Spawn its actor with Producer.
 func NewBreakerLink(name string, p policy.CircuitBreakerPolicy, now time.Time, hooks Hooks) *BreakerLink {
-	l := &BreakerLink{link: newLink(name), origin: p, circuit: NewCircuit(p, now), hooks: hooks}
+	own := &breakerOwner{owner: owner{hooks: hooks}, circuit: NewCircuit(p, now)}
+	l := &BreakerLink{link: newLink(name), origin: p, own: own}
 	l.lastUsed.Store(now.UnixNano())
 	l.publish()
 	return l
@@ -168,20 +176,20 @@ func (b *failureBatch) seal() uint64 { return b.n.Or(batchSealed) &^ batchSealed
 // Producer returns the producer to spawn the breaker's actor with. Every incarnation
 // it produces shares this link, so a restart keeps the breaker's state.
 func (l *BreakerLink) Producer() actor.Producer {
-	return func() actor.Actor { return &Breaker{l: l} }
+	return func() actor.Actor { return &Breaker{base: base{o: &l.own.owner}, l: l} }
 }
 
 // publish replaces the view; only the actor (or the constructor) calls it.
 func (l *BreakerLink) publish() {
-	c := l.circuit
+	c := l.own.circuit
 	l.view.Store(&BreakerView{
 		Pass:          c.State() == messages.Closed,
 		State:         c.State(),
 		Generation:    c.Generation(),
 		OpenUntil:     c.OpenUntil(),
 		stats:         c.Stats(),
-		seenSuccesses: l.seenSuccesses,
-		seenRefused:   l.seenRefused,
+		seenSuccesses: l.own.seenSuccesses,
+		seenRefused:   l.own.seenRefused,
 	})
 }
 
@@ -219,7 +227,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		// A probe whose report crashed the actor still holds its half-open slot: free it,
 		// counting the outcome as unknown, or the breaker would stay half-open for good.
 		if r := b.report; r != nil && r.Probe {
-			l.circuit.Record(time.Now(), r.Generation, messages.Neutral, true)
+			l.own.circuit.Record(time.Now(), r.Generation, messages.Neutral, true)
 		}
 		// The failures of a batch being taken in are recorded: release their callers.
 		if batch := b.taking; batch != nil {
@@ -233,47 +241,47 @@ func (b *Breaker) Receive(c actor.Context) {
 
 	now := time.Now()
 	l.touch(c.Message(), now)
-	before := l.circuit.State()
+	before := l.own.circuit.State()
 	l.observe()
 	if batch := l.batch.Swap(nil); batch != nil {
 		// Failures counted past the mailbox limit: record them and publish before
 		// anything else, then release their callers.
 		b.taking = batch
-		l.circuit.ObserveFailures(now, batch.seal())
+		l.own.circuit.ObserveFailures(now, batch.seal())
 		b.settle(c, before, now)
 		b.taking = nil
 		close(batch.done)
-		before = l.circuit.State()
+		before = l.own.circuit.State()
 	}
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		b.request(c, &l.link, m.Ticket)
-		gen, retryAfter, ok := l.circuit.Acquire(now)
+		gen, retryAfter, ok := l.own.circuit.Acquire(now)
 		if ok {
-			b.reply = &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.circuit.State() == messages.HalfOpen}
+			b.reply = &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.own.circuit.State() == messages.HalfOpen}
 		} else {
 			b.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter}
 		}
 	case *messages.Report:
 		b.report = m
 		b.request(c, &l.link, m.Ticket)
-		l.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
+		l.own.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
 		b.report = nil
 		b.settle(c, before, now)
-		l.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
+		l.own.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 		return
 	case *messages.Tick:
-		if m.Generation != l.timerGen {
+		if m.Generation != l.own.timerGen {
 			return
 		}
-		l.circuit.Advance(now)
+		l.own.circuit.Advance(now)
 	case *messages.Nudge:
 		// Its failures were taken in above.
 	case *messages.Reconfigure:
 		b.request(c, &l.link, m.Ticket)
 		if m.Breaker != nil {
-			l.circuit.Reconfigure(*m.Breaker)
+			l.own.circuit.Reconfigure(*m.Breaker)
 		}
 		b.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
@@ -285,7 +293,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.passivateIfIdle(c, m)
 		return
 	default:
-		l.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", typeName(m)))
+		l.own.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
 	b.settle(c, before, now)
@@ -300,9 +308,9 @@ func (b *Breaker) Receive(c actor.Context) {
 func (b *Breaker) passivateIfIdle(c actor.Context, m *messages.Passivate) {
 	l := b.l
 	started := l.started.Load()
-	quiet := started == l.activityMark
-	l.activityMark = started
-	if !quiet || !l.circuit.Idle() || l.Registered() {
+	quiet := started == l.own.activityMark
+	l.own.activityMark = started
+	if !quiet || !l.own.circuit.Idle() || l.Registered() {
 		b.passivate(c, &l.link, m, false, nil)
 		return
 	}
@@ -316,9 +324,9 @@ func (b *Breaker) passivateIfIdle(c actor.Context, m *messages.Passivate) {
 
 func (b *Breaker) started(c actor.Context) {
 	l := b.l
-	b.start(c, &l.link, &l.hooks, "breaker", zap.Stringer("state", l.circuit.State()))
+	b.start(c, &l.link, "breaker", zap.Stringer("state", l.own.circuit.State()))
 	now := time.Now()
-	if l.circuit.Advance(now) {
+	if l.own.circuit.Advance(now) {
 		b.changed(messages.Open, now)
 	}
 	b.armTimer(c, now)
@@ -327,13 +335,13 @@ func (b *Breaker) started(c actor.Context) {
 
 // observe takes in the successes and refusals callers counted since the last message.
 func (l *BreakerLink) observe() {
-	if s := l.successes.Load(); s != l.seenSuccesses {
-		l.circuit.ObserveSuccesses(s - l.seenSuccesses)
-		l.seenSuccesses = s
+	if s := l.successes.Load(); s != l.own.seenSuccesses {
+		l.own.circuit.ObserveSuccesses(s - l.own.seenSuccesses)
+		l.own.seenSuccesses = s
 	}
-	if r := l.refused.Load(); r != l.seenRefused {
-		l.circuit.ObserveRejections(r - l.seenRefused)
-		l.seenRefused = r
+	if r := l.refused.Load(); r != l.own.seenRefused {
+		l.own.circuit.ObserveRejections(r - l.own.seenRefused)
+		l.own.seenRefused = r
 	}
 }
 
@@ -342,7 +350,7 @@ func (l *BreakerLink) observe() {
 // that returns and reads Metrics finds its call counted.
 func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time.Time) {
 	l := b.l
-	if after := l.circuit.State(); after != before {
+	if after := l.own.circuit.State(); after != before {
 		b.changed(before, now)
 		b.armTimer(c, now)
 	}
@@ -352,12 +360,12 @@ func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time
 
 func (b *Breaker) changed(from messages.BreakerState, now time.Time) {
 	l := b.l
-	to := l.circuit.State()
-	if ce := l.hooks.logger().Check(zap.InfoLevel, "breaker state change"); ce != nil {
+	to := l.own.circuit.State()
+	if ce := l.own.hooks.logger().Check(zap.InfoLevel, "breaker state change"); ce != nil {
 		ce.Write(zap.String("breaker", l.name), zap.Stringer("from", from), zap.Stringer("to", to))
 	}
-	if l.hooks.StateChanged != nil {
-		l.hooks.StateChanged(messages.StateChanged{Name: l.name, From: from, To: to, At: now})
+	if l.own.hooks.StateChanged != nil {
+		l.own.hooks.StateChanged(messages.StateChanged{Name: l.name, From: from, To: to, At: now})
 	}
 }
 
@@ -365,9 +373,9 @@ func (b *Breaker) changed(from messages.BreakerState, now time.Time) {
 func (b *Breaker) armTimer(c actor.Context, now time.Time) {
 	b.stopTimer()
 	l := b.l
-	if l.circuit.State() != messages.Open {
+	if l.own.circuit.State() != messages.Open {
 		return
 	}
-	l.timerGen++
-	b.arm(c, max(l.circuit.OpenUntil().Sub(now), 0), l.timerGen)
+	l.own.timerGen++
+	b.arm(c, max(l.own.circuit.OpenUntil().Sub(now), 0), l.own.timerGen)
 }

@@ -281,3 +281,61 @@ func (b *Bucket) DropAll() []uint64 {
 	b.queue = b.queue[:0]
 	return out
 }
+
+// BucketSnapshot is a Bucket's state and counters, without its configuration: what an
+// owner hands to the next one (cluster mode) so the limiter goes on where it was. It is
+// plain data and round-trips through encoding/json.
+type BucketSnapshot struct {
+	// Tokens is the bucket's tokens (the pool's not counted) as of Last.
+	Tokens float64 `json:"tokens"`
+	// Last is when the bucket last refilled.
+	Last time.Time `json:"last"`
+	// Queue is the wait queue, head first.
+	Queue []WaiterSnapshot `json:"queue,omitempty"`
+	// PoolSeen, Drained and Filled are what the bucket knows of the lock-free pool: the
+	// pool size it last saw, when the pool was last seen to run empty, and when the bucket
+	// was last within one token of its ceiling.
+	PoolSeen int64     `json:"pool_seen"`
+	Drained  time.Time `json:"drained"`
+	Filled   time.Time `json:"filled"`
+
+	// Granted, Released and Rejected are the counters of Counters.
+	Granted  uint64 `json:"granted"`
+	Released uint64 `json:"released"`
+	Rejected uint64 `json:"rejected"`
+}
+
+// WaiterSnapshot is a queued Waiter, with the time its MaxWait ends.
+type WaiterSnapshot struct {
+	// Ticket, Critical and Deadline are the Waiter's.
+	Ticket   uint64    `json:"ticket"`
+	Critical bool      `json:"critical,omitempty"`
+	Deadline time.Time `json:"deadline"`
+	// Expires is when the waiter's MaxWait ends.
+	Expires time.Time `json:"expires"`
+}
+
+// Snapshot returns the bucket's state and counters; the queue is copied.
+func (b *Bucket) Snapshot() BucketSnapshot {
+	s := BucketSnapshot{
+		Tokens: b.tokens, Last: b.last,
+		PoolSeen: b.poolSeen, Drained: b.drained, Filled: b.filled,
+		Granted: b.granted, Released: b.released, Rejected: b.rejected,
+	}
+	for _, w := range b.queue {
+		s.Queue = append(s.Queue, WaiterSnapshot{w.Ticket, w.Critical, w.Deadline, w.expires})
+	}
+	return s
+}
+
+// Restore replaces the bucket's state and counters with s, keeping its configuration
+// (the receiving owner's policy); tokens above its burst are cut to it.
+func (b *Bucket) Restore(s BucketSnapshot) {
+	b.tokens, b.last = math.Min(s.Tokens, b.burst), s.Last
+	b.poolSeen, b.drained, b.filled = s.PoolSeen, s.Drained, s.Filled
+	b.granted, b.released, b.rejected = s.Granted, s.Released, s.Rejected
+	b.queue = b.queue[:0]
+	for _, w := range s.Queue {
+		b.queue = append(b.queue, Waiter{Ticket: w.Ticket, Critical: w.Critical, Deadline: w.Deadline, expires: w.Expires})
+	}
+}

@@ -7,31 +7,31 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-// Circuit is the circuit-breaker state machine: consecutive failures open it, the
-// recovery timeout moves it to half-open, SuccessThreshold probe successes close it and
-// any probe failure opens it again. Its methods take the current time and never read the
+// Circuit is the circuit-breaker state machine: its trip rule (today consecutive
+// failures, see tripRule) opens it, the recovery timeout moves it to half-open,
+// SuccessThreshold probe successes close it and any probe failure opens it again. Its methods take the current time and never read the
 // clock, so it is tested without actors or sleeps.
 //
 // The zero value is not usable; build one with NewCircuit. A Circuit is not safe for
 // concurrent use: the Breaker actor is its only user.
 type Circuit struct {
 	cfg        policy.CircuitBreakerPolicy
-	threshold  int // successes needed in half-open, at least 1
+	threshold  int      // successes needed in half-open, at least 1
+	rule       tripRule // when a closed circuit opens
 	state      messages.BreakerState
 	generation uint64
 	lastChange time.Time
 	openUntil  time.Time
 
-	consecutive int // consecutive failures while closed
-	probes      int // probes in flight while half-open
-	probeWins   int // probe successes in this half-open period
+	probes    int // probes in flight while half-open
+	probeWins int // probe successes in this half-open period
 
 	successes, failures, rejected, trips uint64
 }
 
 // NewCircuit returns a closed circuit configured by p (which must be valid) at time now.
 func NewCircuit(p policy.CircuitBreakerPolicy, now time.Time) *Circuit {
-	c := &Circuit{lastChange: now, generation: 1}
+	c := &Circuit{lastChange: now, generation: 1, rule: &consecutiveRule{}}
 	c.Reconfigure(p)
 	return c
 }
@@ -42,10 +42,8 @@ func NewCircuit(p policy.CircuitBreakerPolicy, now time.Time) *Circuit {
 func (c *Circuit) Reconfigure(p policy.CircuitBreakerPolicy) {
 	c.cfg = p
 	c.threshold = p.EffectiveSuccessThreshold()
+	c.rule.reconfigure(p)
 }
-
-// Config returns the circuit's configuration.
-func (c *Circuit) Config() policy.CircuitBreakerPolicy { return c.cfg }
 
 // State returns the current state.
 func (c *Circuit) State() messages.BreakerState { return c.state }
@@ -59,7 +57,7 @@ func (c *Circuit) OpenUntil() time.Time { return c.openUntil }
 
 // Idle reports whether the circuit holds nothing worth keeping: closed, with no
 // failures pending.
-func (c *Circuit) Idle() bool { return c.state == messages.Closed && c.consecutive == 0 }
+func (c *Circuit) Idle() bool { return c.state == messages.Closed && c.rule.idle() }
 
 // Stats returns the circuit's counters. Successes that callers counted outside the
 // circuit (see ObserveSuccesses) are included only once observed.
@@ -79,7 +77,7 @@ func (c *Circuit) ObserveSuccesses(n uint64) {
 	}
 	c.successes += n
 	if c.state == messages.Closed {
-		c.consecutive = 0
+		c.rule.succeeded(n)
 	}
 }
 
@@ -147,7 +145,7 @@ func (c *Circuit) Record(now time.Time, generation uint64, outcome messages.Outc
 		c.successes++
 		switch c.state {
 		case messages.Closed:
-			c.consecutive = 0
+			c.rule.succeeded(1)
 		case messages.HalfOpen:
 			if probe {
 				c.probeWins++
@@ -161,8 +159,7 @@ func (c *Circuit) Record(now time.Time, generation uint64, outcome messages.Outc
 		c.failures++
 		switch c.state {
 		case messages.Closed:
-			c.consecutive++
-			if c.consecutive >= c.cfg.FailureThreshold {
+			if c.rule.failed() {
 				c.trip(now)
 				return true
 			}
@@ -184,8 +181,87 @@ func (c *Circuit) moveTo(s messages.BreakerState, now time.Time) {
 	c.state = s
 	c.generation++
 	c.lastChange = now
-	c.consecutive, c.probes, c.probeWins = 0, 0, 0
+	c.probes, c.probeWins = 0, 0
+	c.rule.reset()
 	if s != messages.Open {
 		c.openUntil = time.Time{}
 	}
+}
+
+// CircuitSnapshot is a Circuit's state and counters, without its configuration: what an
+// owner hands to the next one (cluster mode) so the breaker goes on where it was. It is
+// plain data and round-trips through encoding/json.
+type CircuitSnapshot struct {
+	// Stats is the state, when it last changed, and the counters.
+	Stats messages.BreakerStats `json:"stats"`
+	// Generation is the circuit's generation: Reports of older ones are dropped.
+	Generation uint64 `json:"generation"`
+	// OpenUntil is when an open circuit becomes due for half-open (zero otherwise).
+	OpenUntil time.Time `json:"open_until"`
+	// Consecutive is the consecutive failures counted while closed (the trip rule's state).
+	Consecutive int `json:"consecutive"`
+	// Probes and ProbeWins are the probes in flight and the probe successes of the
+	// current half-open period.
+	Probes    int `json:"probes"`
+	ProbeWins int `json:"probe_wins"`
+}
+
+// Snapshot returns the circuit's state and counters.
+func (c *Circuit) Snapshot() CircuitSnapshot {
+	s := CircuitSnapshot{Stats: c.Stats(), Generation: c.generation, OpenUntil: c.openUntil, Probes: c.probes, ProbeWins: c.probeWins}
+	c.rule.save(&s)
+	return s
+}
+
+// Restore replaces the circuit's state and counters with s, keeping its configuration
+// (the receiving owner's policy). A restored circuit behaves as the one s was taken from.
+func (c *Circuit) Restore(s CircuitSnapshot) {
+	st := s.Stats
+	c.state, c.lastChange = st.State, st.LastChange
+	c.successes, c.failures, c.rejected, c.trips = st.Successes, st.Failures, st.Rejected, st.Trips
+	c.generation, c.openUntil, c.probes, c.probeWins = s.Generation, s.OpenUntil, s.Probes, s.ProbeWins
+	c.rule.load(s)
+}
+
+// tripRule decides when a closed circuit opens. The circuit calls it only while closed
+// and resets it on every state change; it runs inside the breaker actor, off the callers'
+// path, so an interface costs nothing that matters. A new rule (count or time windows,
+// failure rates) is a new type in its own file, chosen in NewCircuit.
+type tripRule interface {
+	// reconfigure takes the thresholds of p, keeping what the rule counted.
+	reconfigure(p policy.CircuitBreakerPolicy)
+	// succeeded records n closed-state successes.
+	succeeded(n uint64)
+	// failed records one closed-state failure and reports whether the circuit must open.
+	failed() bool
+	// reset forgets what the rule counted (the state changed).
+	reset()
+	// idle reports whether the rule counted nothing worth keeping.
+	idle() bool
+	// save writes the rule's state into s, and load reads it back.
+	save(s *CircuitSnapshot)
+	load(s CircuitSnapshot)
+}
+
+// consecutiveRule opens the circuit after FailureThreshold consecutive failures: any
+// success starts the count again.
+type consecutiveRule struct {
+	threshold int
+	count     int
+}
+
+var _ tripRule = (*consecutiveRule)(nil)
+
+func (r *consecutiveRule) reconfigure(p policy.CircuitBreakerPolicy) {
+	r.threshold = p.FailureThreshold
+}
+func (r *consecutiveRule) succeeded(uint64)        { r.count = 0 }
+func (r *consecutiveRule) reset()                  { r.count = 0 }
+func (r *consecutiveRule) idle() bool              { return r.count == 0 }
+func (r *consecutiveRule) save(s *CircuitSnapshot) { s.Consecutive = r.count }
+func (r *consecutiveRule) load(s CircuitSnapshot)  { r.count = s.Consecutive }
+
+func (r *consecutiveRule) failed() bool {
+	r.count++
+	return r.count >= r.threshold
 }

@@ -1,22 +1,24 @@
-package actors
+package actors_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func fail(t *testing.T, c *Circuit, now time.Time) bool {
+func fail(t *testing.T, c *actors.Circuit, now time.Time) bool {
 	t.Helper()
 	return c.Record(now, c.Generation(), messages.Failure, false)
 }
 
 func TestCircuitOpensAfterExactlyThresholdConsecutiveFailures(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
 	if fail(t, c, t0) || fail(t, c, t0) {
 		t.Fatal("opened before the threshold")
 	}
@@ -34,14 +36,14 @@ func TestCircuitOpensAfterExactlyThresholdConsecutiveFailures(t *testing.T) {
 func TestCircuitSuccessResetsConsecutiveFailures(t *testing.T) {
 	tests := []struct {
 		name    string
-		success func(c *Circuit)
+		success func(c *actors.Circuit)
 	}{
-		{"reported", func(c *Circuit) { c.Record(t0, c.Generation(), messages.Success, false) }},
-		{"observed from the counter", func(c *Circuit) { c.ObserveSuccesses(1) }},
+		{"reported", func(c *actors.Circuit) { c.Record(t0, c.Generation(), messages.Success, false) }},
+		{"observed from the counter", func(c *actors.Circuit) { c.ObserveSuccesses(1) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := NewCircuit(policy.CircuitBreaker(2, time.Second), t0)
+			c := actors.NewCircuit(policy.CircuitBreaker(2, time.Second), t0)
 			fail(t, c, t0)
 			tt.success(c)
 			if fail(t, c, t0) {
@@ -56,7 +58,7 @@ func TestCircuitSuccessResetsConsecutiveFailures(t *testing.T) {
 
 func TestCircuitHalfOpenLifecycle(t *testing.T) {
 	p := policy.CircuitBreaker(1, 10*time.Second).WithSuccessThreshold(2)
-	c := NewCircuit(p, t0)
+	c := actors.NewCircuit(p, t0)
 	fail(t, c, t0)
 
 	if c.Advance(t0.Add(9 * time.Second)) {
@@ -87,7 +89,7 @@ func TestCircuitHalfOpenLifecycle(t *testing.T) {
 }
 
 func TestCircuitProbeFailureReopens(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(1, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(1, time.Second), t0)
 	fail(t, c, t0)
 	now := t0.Add(time.Second)
 	gen, _, ok := c.Acquire(now)
@@ -103,7 +105,7 @@ func TestCircuitProbeFailureReopens(t *testing.T) {
 }
 
 func TestCircuitDropsReportsFromOlderGeneration(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(2, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(2, time.Second), t0)
 	old := c.Generation()
 	fail(t, c, t0)
 	fail(t, c, t0) // opens: new generation
@@ -116,7 +118,7 @@ func TestCircuitDropsReportsFromOlderGeneration(t *testing.T) {
 }
 
 func TestCircuitNeutralFreesProbeSlot(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(1, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(1, time.Second), t0)
 	fail(t, c, t0)
 	now := t0.Add(time.Second)
 	gen, _, _ := c.Acquire(now)
@@ -133,7 +135,7 @@ func TestCircuitNeutralFreesProbeSlot(t *testing.T) {
 }
 
 func TestCircuitReconfigureKeepsState(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(5, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(5, time.Second), t0)
 	fail(t, c, t0)
 	fail(t, c, t0)
 	c.Reconfigure(policy.CircuitBreaker(3, time.Minute))
@@ -146,7 +148,7 @@ func TestCircuitReconfigureKeepsState(t *testing.T) {
 }
 
 func TestCircuitObserveFailuresCountsAsReportsOfTheCurrentGeneration(t *testing.T) {
-	c := NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
+	c := actors.NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
 	if c.ObserveFailures(t0, 2) || c.State() != messages.Closed {
 		t.Fatalf("two failures with threshold 3: state %v", c.State())
 	}
@@ -158,5 +160,55 @@ func TestCircuitObserveFailuresCountsAsReportsOfTheCurrentGeneration(t *testing.
 	}
 	if c.ObserveFailures(t0, 4) || c.Stats().Failures != 3 {
 		t.Fatalf("an open circuit counted closed-state failures: %+v", c.Stats())
+	}
+}
+
+// TestCircuitSnapshotRoundTripsThroughJSON hands a half-open circuit with a probe in
+// flight over to a new circuit through JSON: the new one goes on exactly where the old
+// one was.
+func TestCircuitSnapshotRoundTripsThroughJSON(t *testing.T) {
+	p := policy.CircuitBreaker(2, time.Second).WithSuccessThreshold(2)
+	c := actors.NewCircuit(p, t0)
+	fail(t, c, t0)
+	fail(t, c, t0)
+	c.ObserveRejections(3)
+	if _, _, ok := c.Acquire(t0.Add(time.Second)); !ok {
+		t.Fatal("no probe after the recovery timeout")
+	}
+	gen := c.Generation()
+	s := throughJSON(t, c.Snapshot())
+	d := actors.NewCircuit(p, t0.Add(time.Hour))
+	d.Restore(s)
+	if !reflect.DeepEqual(d.Stats(), c.Stats()) || d.Generation() != gen || d.State() != messages.HalfOpen {
+		t.Fatalf("restored %+v gen %d; want %+v gen %d", d.Stats(), d.Generation(), c.Stats(), gen)
+	}
+	// One probe slot is still taken, one is free: the restored circuit knows.
+	now := t0.Add(time.Second)
+	if _, _, ok := d.Acquire(now); !ok {
+		t.Fatal("second probe refused")
+	}
+	if _, _, ok := d.Acquire(now); ok {
+		t.Fatal("third probe admitted: the restored circuit forgot the probe in flight")
+	}
+	d.Record(now, gen, messages.Success, true)
+	if !d.Record(now, gen, messages.Success, true) || d.State() != messages.Closed {
+		t.Fatalf("two probe successes left it %v; want closed", d.State())
+	}
+}
+
+// TestCircuitSnapshotKeepsConsecutiveFailures restores a closed circuit one failure short
+// of its threshold: the next failure opens it.
+func TestCircuitSnapshotKeepsConsecutiveFailures(t *testing.T) {
+	p := policy.CircuitBreaker(3, time.Second)
+	c := actors.NewCircuit(p, t0)
+	fail(t, c, t0)
+	fail(t, c, t0)
+	d := actors.NewCircuit(p, t0)
+	d.Restore(c.Snapshot())
+	if d.Idle() {
+		t.Fatal("restored circuit is idle; it holds 2 failures")
+	}
+	if !fail(t, d, t0) {
+		t.Fatal("third consecutive failure did not open the restored circuit")
 	}
 }

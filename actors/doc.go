@@ -20,13 +20,27 @@
 //
 // # Restarts
 //
-// The durable state lives in the link, not in the actor struct, so a panic that makes
-// the supervisor restart the actor keeps the state: the new incarnation republishes its
+// The durable state lives beside the link, not in the actor struct: each link keeps
+// what its callers touch (view, counters, PID, the stopped channel) apart from the
+// owner's state (the state machine, what the actor has taken in of the counters, the
+// timer generation, the hooks), which Producer hands to every incarnation. So a panic
+// that makes the supervisor restart the actor keeps the state: the new incarnation republishes its
 // view and re-arms its timers, and the request that was being handled when the actor
 // panicked is answered with a Rejected whose Reason is Crashed (or with the answer it was
 // given before the panic, which the kept state reflects), so no caller waits forever.
 //
+// The state machines also hand over: [Circuit.Snapshot] and [Bucket.Snapshot] return
+// plain, JSON-serialisable structs that Restore reads back into a machine built from the
+// receiving owner's policy.
+//
 // An actor replies, and answers the waiters it served, only after it published the view
 // that counts them, so a caller that returns and then reads the engine's Metrics finds
 // its call counted.
+//
+// # Files
+//
+// circuit.go and bucket.go are the state machines; breaker.go and limiter.go each hold
+// one actor with its link and view; link.go the part of a link both kinds share and
+// MailboxDepth; base.go what both actors share (the owner's common state, the request
+// in progress, timers, fault injection, passivation).
 package actors

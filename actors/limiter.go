@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/names"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -47,13 +48,20 @@ type LimiterLink struct {
 
 	origin policy.RateLimitPolicy
 
-	// Owned by the actor (any incarnation).
+	// own is the owner's durable state, handed to every incarnation of the actor by
+	// Producer; callers never touch it.
+	own *limiterOwner
+}
+
+// limiterOwner is a limiter actor's durable state: the bucket, the senders of the queued
+// waiters and what the actor has taken in of the callers' counters. It survives restarts;
+// only the actor touches it.
+type limiterOwner struct {
+	owner
 	bucket      *Bucket
-	senders     map[uint64]*actor.PID
-	seenRefused uint64
-	saturated   bool
-	hooks       Hooks
-	timerGen    uint64
+	senders     map[uint64]*actor.PID // by ticket, the waiters queued in the bucket
+	seenRefused uint64                // callers' refusals taken into the bucket
+	saturated   bool                  // as last reported to Hooks.Saturated
 }
 
 // drainMark records that the pool ran empty at At, taken by a caller that
@@ -68,7 +76,8 @@ type drainMark struct {
 // NewLimiterLink returns the shared side of a limiter named name, configured by p (which
 // must be valid), with a full bucket at now. Spawn its actor with Producer.
 func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks Hooks) *LimiterLink {
-	l := &LimiterLink{link: newLink(name), origin: p, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}, hooks: hooks, born: now}
+	own := &limiterOwner{owner: owner{hooks: hooks}, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}}
+	l := &LimiterLink{link: newLink(name), origin: p, own: own, born: now}
 	l.lastUsed.Store(now.UnixNano())
 	l.release(now, 0)
 	l.publish()
@@ -106,7 +115,7 @@ func (l *LimiterLink) sample() (time.Time, int64) {
 
 // release moves the bucket's whole tokens into the pool; only the actor calls it.
 func (l *LimiterLink) release(now time.Time, pool int64) {
-	if n := l.bucket.Release(now, pool); n > 0 {
+	if n := l.own.bucket.Release(now, pool); n > 0 {
 		l.poolSeq.Add(1)
 		l.released.Add(uint64(n))
 		l.pool.Add(n)
@@ -119,7 +128,7 @@ func (l *LimiterLink) release(now time.Time, pool int64) {
 func (l *LimiterLink) reclaim() {
 	l.poolSeq.Add(1)
 	n := l.pool.Swap(0)
-	l.bucket.Reclaim(n)
+	l.own.bucket.Reclaim(n)
 	l.released.Add(-uint64(max(n, 0)))
 	l.poolSeq.Add(1)
 }
@@ -169,11 +178,11 @@ func (l *LimiterLink) Stats() messages.LimiterStats {
 // Producer returns the producer to spawn the limiter's actor with. Every incarnation it
 // produces shares this link, so a restart keeps the bucket and its queue.
 func (l *LimiterLink) Producer() actor.Producer {
-	return func() actor.Actor { return &Limiter{l: l} }
+	return func() actor.Actor { return &Limiter{base: base{o: &l.own.owner}, l: l} }
 }
 
 func (l *LimiterLink) publish() {
-	b := l.bucket
+	b := l.own.bucket
 	granted, _, rejected := b.Counters()
 	l.view.Store(&LimiterView{
 		Wait:        b.Config().MaxWait > 0,
@@ -182,7 +191,7 @@ func (l *LimiterLink) publish() {
 		granted:     granted,
 		rejected:    rejected,
 		waiting:     b.Waiting(),
-		seenRefused: l.seenRefused,
+		seenRefused: l.own.seenRefused,
 	})
 }
 
@@ -217,7 +226,7 @@ func (a *Limiter) Receive(c actor.Context) {
 	l := a.l
 	switch c.Message().(type) {
 	case *actor.Started:
-		a.start(c, &l.link, &l.hooks, "limiter", zap.Int("waiting", l.bucket.Waiting()))
+		a.start(c, &l.link, "limiter", zap.Int("waiting", l.own.bucket.Waiting()))
 		a.settle(c, time.Now())
 		return
 	case *actor.Restarting:
@@ -226,7 +235,7 @@ func (a *Limiter) Receive(c actor.Context) {
 	case *actor.Stopping:
 		a.stopTimer()
 		l.retire()
-		for _, t := range l.bucket.DropAll() {
+		for _, t := range l.own.bucket.DropAll() {
 			a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.Stopping})
 		}
 		l.publish()
@@ -239,41 +248,41 @@ func (a *Limiter) Receive(c actor.Context) {
 	now := time.Now()
 	l.touch(c.Message(), now)
 	if d := l.drained.Load(); d != nil && d.Epoch == l.epoch.Load() {
-		l.bucket.NoteDrained(l.born.Add(d.At))
+		l.own.bucket.NoteDrained(l.born.Add(d.At))
 	}
-	if r := l.refused.Load(); r != l.seenRefused {
-		l.bucket.ObserveRejections(r - l.seenRefused)
-		l.seenRefused = r
+	if r := l.refused.Load(); r != l.own.seenRefused {
+		l.own.bucket.ObserveRejections(r - l.own.seenRefused)
+		l.own.seenRefused = r
 	}
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		a.request(c, &l.link, m.Ticket)
 		t, pool := l.sample()
-		granted, queued, retryAfter := l.bucket.Acquire(t, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, pool)
+		granted, queued, retryAfter := l.own.bucket.Acquire(t, Waiter{Ticket: m.Ticket, Critical: m.Critical, Deadline: m.Deadline}, pool)
 		switch {
 		case granted:
 			a.reply = &messages.Granted{Ticket: m.Ticket, At: t}
 		case queued:
-			l.senders[m.Ticket] = c.Sender()
-			l.pending.end()
+			l.own.senders[m.Ticket] = c.Sender()
+			l.own.pending.end()
 		default:
 			a.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.RateLimited, RetryAfter: retryAfter}
 		}
-		if ce := l.hooks.logger().Check(zap.DebugLevel, "rate limit decision"); ce != nil {
+		if ce := l.own.hooks.logger().Check(zap.DebugLevel, "rate limit decision"); ce != nil {
 			ce.Write(zap.String("limiter", l.name), zap.Bool("granted", granted), zap.Bool("queued", queued), zap.Duration("retry_after", retryAfter))
 		}
 	case *messages.Tick:
-		if m.Generation != l.timerGen {
+		if m.Generation != l.own.timerGen {
 			return
 		}
 	case *messages.Cancel:
-		if l.bucket.Cancel(m.Ticket) {
+		if l.own.bucket.Cancel(m.Ticket) {
 			a.answer(c, m.Ticket, &messages.Rejected{Ticket: m.Ticket, Reason: messages.Cancelled})
 		}
 	case *messages.Refund:
 		t, pool := l.sample()
-		l.bucket.Refund(t, pool, m.GrantedAt)
+		l.own.bucket.Refund(t, pool, m.GrantedAt)
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
 		if m.Limiter != nil {
@@ -282,7 +291,7 @@ func (a *Limiter) Receive(c actor.Context) {
 			t, pool := l.sample()
 			a.serve(t, pool)
 			l.reclaim()
-			l.bucket.Reconfigure(*m.Limiter, t, 0)
+			l.own.bucket.Reconfigure(*m.Limiter, t, 0)
 		}
 		a.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
@@ -292,10 +301,10 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
-		a.passivate(c, &l.link, m, !l.Registered() && l.bucket.Full(l.sample()), l.retire)
+		a.passivate(c, &l.link, m, !l.Registered() && l.own.bucket.Full(l.sample()), l.retire)
 		return
 	default:
-		l.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", typeName(m)))
+		l.own.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
 	a.settle(c, now)
@@ -303,8 +312,8 @@ func (a *Limiter) Receive(c actor.Context) {
 
 // answer sends msg to the waiter behind ticket, if known.
 func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
-	if to, ok := a.l.senders[ticket]; ok {
-		delete(a.l.senders, ticket)
+	if to, ok := a.l.own.senders[ticket]; ok {
+		delete(a.l.own.senders, ticket)
 		c.Send(to, msg)
 	}
 }
@@ -312,7 +321,7 @@ func (a *Limiter) answer(c actor.Context, ticket uint64, msg any) {
 // serve takes the waiters whose token is due at t (or whose deadline passed) off the
 // queue; they are answered by answerServed, after the view that counts them is published.
 func (a *Limiter) serve(t time.Time, pool int64) {
-	granted, expired := a.l.bucket.Due(t, pool)
+	granted, expired := a.l.own.bucket.Due(t, pool)
 	for _, ticket := range granted {
 		a.served = append(a.served, served{ticket: ticket, at: t, granted: true})
 	}
@@ -347,25 +356,16 @@ func (a *Limiter) settle(c actor.Context, now time.Time) {
 	a.flush(c, &l.link)
 
 	a.stopTimer()
-	if d, ok := l.bucket.NextDue(); ok {
-		l.timerGen++
-		a.arm(c, max(d, time.Millisecond/10), l.timerGen)
+	if d, ok := l.own.bucket.NextDue(); ok {
+		l.own.timerGen++
+		a.arm(c, max(d, time.Millisecond/10), l.own.timerGen)
 	}
 
-	saturated := l.bucket.Waiting() > 0 || (l.pool.Load() == 0 && l.bucket.Tokens() < 1)
-	if saturated != l.saturated {
-		l.saturated = saturated
-		if l.hooks.Saturated != nil {
-			l.hooks.Saturated(messages.Saturated{Name: l.name, Saturated: saturated, At: now})
+	saturated := l.own.bucket.Waiting() > 0 || (l.pool.Load() == 0 && l.own.bucket.Tokens() < 1)
+	if saturated != l.own.saturated {
+		l.own.saturated = saturated
+		if l.own.hooks.Saturated != nil {
+			l.own.hooks.Saturated(messages.Saturated{Name: l.name, Saturated: saturated, At: now})
 		}
 	}
-}
-
-// typeName names a message's type for logs without fmt on hot paths.
-func typeName(m any) string {
-	switch m.(type) {
-	case nil:
-		return "nil"
-	}
-	return fmtType(m)
 }

@@ -23,4 +23,11 @@
 // [*Granted] or [*Rejected]. Outcomes of probes and failures that may trip a breaker go
 // back as [Report], answered by [*Acked]. A limiter waiter whose caller gave up sends
 // [Cancel]. [Reconfigure] changes an actor's thresholds in place.
+//
+// # Files
+//
+// client.go holds what an actor client reads first (Execute, Result, GetStats,
+// EngineStats); protocol.go the requests and replies every named actor shares (Acquire,
+// Granted, Rejected, Acked, Reconfigure, Tick, Passivate, Outcome); breaker.go and
+// limiter.go what belongs to one kind of actor (its stats, its own messages, its events).
 package messages

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -36,12 +37,10 @@ var (
 // same boxed value, so it does not allocate.
 func DefaultBackoff() Backoff { return defaultBackoff }
 
-// isDefaultBackoff reports whether b is DefaultBackoff's value (without comparing b with
-// ==, which would panic on an incomparable custom type).
-func isDefaultBackoff(b Backoff) bool {
-	e, ok := b.(ExponentialBackoff)
-	return ok && e == defaultExponential
-}
+// isDefaultBackoff reports whether b is DefaultBackoff's value. Comparing interfaces with
+// == panics only when both hold the same incomparable type, and DefaultBackoff's type,
+// ExponentialBackoff, is comparable, so == is safe for any b, a custom backoff included.
+func isDefaultBackoff(b Backoff) bool { return b == defaultBackoff }
 
 // FixedBackoff waits Interval before every retry. Its zero value waits nothing, which is
 // legal. The value is immutable and safe to share between goroutines.
@@ -280,4 +279,111 @@ func unit(u float64) float64 {
 		return math.Nextafter(1, 0)
 	}
 	return u
+}
+
+// MarshalJSON writes {"type":"fixed","interval":"1s"}, leaving out a zero interval.
+func (b FixedBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
+
+// MarshalJSON writes {"type":"linear","initial":"1s","step":"1s","max":"10s"}, leaving out
+// zero fields.
+func (b LinearBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
+
+// MarshalJSON writes {"type":"exponential","initial_delay":"100ms","multiplier":2,
+// "max_delay":"30s","jitter":true}, leaving out a zero max_delay and a false jitter.
+func (b ExponentialBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
+
+// MarshalJSON writes {"type":"decorrelated","base":"100ms","max":"10s"}, leaving out a zero
+// max.
+func (b DecorrelatedBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
+
+// marshalBackoff validates b, then encodes it.
+func marshalBackoff(b Backoff) ([]byte, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return encodeBackoff(b)
+}
+
+// encodeBackoff encodes one of the package's four backoff kinds; a custom Backoff has no
+// JSON form.
+func encodeBackoff(b Backoff) ([]byte, error) {
+	k, ok := backoffs.of(b)
+	if !ok {
+		return nil, invalidField("backoff", "type", "FixedBackoff, LinearBackoff, ExponentialBackoff or DecorrelatedBackoff to marshal to JSON", fmt.Sprintf("%T", b))
+	}
+	w, err := k.encode(b)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(w)
+}
+
+// decodeBackoff decodes a backoff document; an absent or null one is nil.
+func decodeBackoff(data []byte) (Backoff, error) {
+	if len(data) == 0 || string(data) == "null" {
+		return nil, nil
+	}
+	return backoffs.decode("backoff", data, 0)
+}
+
+// The backoffs' JSON documents.
+type (
+	fixedJSON struct {
+		Type     string   `json:"type"`
+		Interval duration `json:"interval,omitempty"`
+	}
+	linearJSON struct {
+		Type    string   `json:"type"`
+		Initial duration `json:"initial,omitempty"`
+		Step    duration `json:"step,omitempty"`
+		Max     duration `json:"max,omitempty"`
+	}
+	exponentialJSON struct {
+		Type         string   `json:"type"`
+		InitialDelay duration `json:"initial_delay"`
+		Multiplier   float64  `json:"multiplier"`
+		MaxDelay     duration `json:"max_delay,omitempty"`
+		Jitter       bool     `json:"jitter,omitempty"`
+	}
+	decorrelatedJSON struct {
+		Type string   `json:"type"`
+		Base duration `json:"base"`
+		Max  duration `json:"max,omitempty"`
+	}
+)
+
+func encodeFixed(b FixedBackoff) (any, error) { return fixedJSON{"fixed", duration(b.Interval)}, nil }
+
+func decodeFixed(data []byte, _ int) (FixedBackoff, error) {
+	return decodeAs(data, func(w fixedJSON) FixedBackoff { return FixedBackoff{time.Duration(w.Interval)} })
+}
+
+func encodeLinear(b LinearBackoff) (any, error) {
+	return linearJSON{"linear", duration(b.Initial), duration(b.Step), duration(b.Max)}, nil
+}
+
+func decodeLinear(data []byte, _ int) (LinearBackoff, error) {
+	return decodeAs(data, func(w linearJSON) LinearBackoff {
+		return LinearBackoff{time.Duration(w.Initial), time.Duration(w.Step), time.Duration(w.Max)}
+	})
+}
+
+func encodeExponential(b ExponentialBackoff) (any, error) {
+	return exponentialJSON{"exponential", duration(b.InitialDelay), b.Multiplier, duration(b.MaxDelay), b.Jitter}, nil
+}
+
+func decodeExponential(data []byte, _ int) (ExponentialBackoff, error) {
+	return decodeAs(data, func(w exponentialJSON) ExponentialBackoff {
+		return ExponentialBackoff{time.Duration(w.InitialDelay), w.Multiplier, time.Duration(w.MaxDelay), w.Jitter}
+	})
+}
+
+func encodeDecorrelated(b DecorrelatedBackoff) (any, error) {
+	return decorrelatedJSON{"decorrelated", duration(b.Base), duration(b.Max)}, nil
+}
+
+func decodeDecorrelated(data []byte, _ int) (DecorrelatedBackoff, error) {
+	return decodeAs(data, func(w decorrelatedJSON) DecorrelatedBackoff {
+		return DecorrelatedBackoff{time.Duration(w.Base), time.Duration(w.Max)}
+	})
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,6 +23,8 @@ type CombinedPolicy struct {
 	// Policies are applied outermost first; at least one, none nil.
 	Policies []Policy
 }
+
+func (CombinedPolicy) isPolicy() {}
 
 // Combine returns a CombinedPolicy of ps, in order, the first outermost. It copies ps, so
 // later changes to the caller's slice do not reach the policy, and it never flattens a
@@ -58,17 +61,6 @@ func (c CombinedPolicy) validate(depth int) error {
 // kindRule is what a policy held in a CombinedPolicy or a Spec must be.
 const kindRule = "a value of one of the policy types"
 
-// isKind reports whether p is a value of one of the package's policy types. Nothing in the
-// package calls a method of any other Policy (nil, a pointer, a Spec, a foreign type that
-// embeds a Policy), so such a value cannot lead it into unbounded recursion.
-func isKind(p Policy) bool {
-	switch p.(type) {
-	case NonePolicy, RetryPolicy, CircuitBreakerPolicy, RateLimitPolicy, TimeoutPolicy, CombinedPolicy:
-		return true
-	}
-	return false
-}
-
 // validateKind validates p, a value for which isKind holds, found inside depth
 // CombinedPolicy values.
 func validateKind(p Policy, depth int) error {
@@ -82,8 +74,6 @@ func validateKind(p Policy, depth int) error {
 // prints as "...", and so does every CombinedPolicy printed after it, which keeps a
 // self-containing value's output short.
 func (c CombinedPolicy) String() string { return formatPolicy(c) }
-
-func (CombinedPolicy) isPolicy() {}
 
 // formatPolicy returns the String form of any policy, including nil and foreign types.
 func formatPolicy(p Policy) string {
@@ -117,9 +107,54 @@ func (f *formatter) write(p Policy, depth int) {
 			f.write(q, depth+1)
 		}
 		f.b.WriteByte(')')
-	case NonePolicy, RetryPolicy, CircuitBreakerPolicy, RateLimitPolicy, TimeoutPolicy:
-		f.b.WriteString(p.String())
 	default:
-		fmt.Fprintf(&f.b, "invalid(%T)", p)
+		if !isKind(p) {
+			fmt.Fprintf(&f.b, "invalid(%T)", p)
+			return
+		}
+		f.b.WriteString(p.String())
 	}
 }
+
+// combineJSON is a CombinedPolicy's JSON document.
+type combineJSON struct {
+	Type     string            `json:"type"`
+	Policies []json.RawMessage `json:"policies"`
+}
+
+func encodeCombine(c CombinedPolicy) (any, error) {
+	w := combineJSON{Type: "combine", Policies: make([]json.RawMessage, len(c.Policies))}
+	for i, q := range c.Policies {
+		b, err := encodePolicy(q)
+		if err != nil {
+			return nil, atIndex(err, i)
+		}
+		w.Policies[i] = b
+	}
+	return w, nil
+}
+
+func decodeCombine(data []byte, depth int) (CombinedPolicy, error) {
+	if depth+1 > MaxDepth {
+		return CombinedPolicy{}, invalidField("combine", "nesting depth", fmt.Sprintf("≤ %d", MaxDepth), depth+1)
+	}
+	var w combineJSON
+	if err := decodeStrict(data, &w); err != nil {
+		return CombinedPolicy{}, err
+	}
+	var ps []Policy
+	if w.Policies != nil {
+		ps = make([]Policy, len(w.Policies))
+	}
+	for i, raw := range w.Policies {
+		var err error
+		if ps[i], err = decodePolicy(raw, depth+1); err != nil {
+			return CombinedPolicy{}, atIndex(err, i)
+		}
+	}
+	return CombinedPolicy{Policies: ps}, nil
+}
+
+// MarshalJSON writes {"type":"combine","policies":[...]}. It fails for an invalid policy,
+// including one nested deeper than MaxDepth.
+func (c CombinedPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(c) }

@@ -75,4 +75,14 @@
 // Spec embeds a policy in a configuration struct of your own. FromEnv builds
 // Combine(Retry(MAX_RETRIES), Timeout(OPERATION_TIMEOUT)) from the environment, and
 // FromLookup does the same from any key-value source.
+//
+// # Files
+//
+// Each kind has its own file, with the same stem as its stage and actor in the other
+// layers: retry.go, breaker.go, ratelimit.go, timeout.go, combine.go (NonePolicy and the
+// Policy interface in policy.go, the backoffs in backoff.go), each holding the type, its
+// constructors, Validate, String and its JSON document. kinds.go lists the kinds once;
+// isKind, String inside a combine, MarshalJSON and ParseJSON all look them up there, so a
+// new kind is its file plus one row. json.go holds the JSON framework (ParseJSON, Spec,
+// strict decoding); errors.go the sentinels and their classification table.
 package policy

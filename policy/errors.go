@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,9 +187,7 @@ func writeAdvice(b *strings.Builder, after time.Duration) {
 }
 
 // isRefusal reports whether kind says a stage refused the call without running it.
-func isRefusal(kind error) bool {
-	return kind == ErrRateLimited || kind == ErrCircuitOpen || kind == ErrOverloaded || kind == ErrShutdown
-}
+func isRefusal(kind error) bool { return slices.Contains(serviceUnavailable, kind) }
 
 // roundForPeople rounds d to 3 significant digits: 4.999910051s is 5s, 1.500123ms is
 // 1.5ms. Durations under 1µs are returned as they are.
@@ -224,15 +223,44 @@ func (e *Error) Unwrap() []error {
 // matches without walking the chain.
 func (e *Error) Is(target error) bool { return e != nil && e.Kind != nil && e.Kind == target }
 
-// kindOnly holds, for each sentinel, the one-element slice an *Error with that Kind and
-// no cause unwraps to. The slices are never modified.
-var kindOnly = func() map[error][]error {
-	m := map[error][]error{}
-	for _, k := range []error{ErrCircuitOpen, ErrRateLimited, ErrTimeout, ErrRetryExhausted, ErrCancelled,
-		ErrInvalidPolicy, ErrPanic, ErrShutdown, ErrOverloaded} {
-		m[k] = []error{k}
+// sentinels is the one table of the sentinel errors and how each is classified: a new
+// sentinel is one row. retryable says whether IsRetryable holds for it; refusal says
+// whether it means a stage or the engine refused the call without running it
+// (IsServiceUnavailable).
+var sentinels = [...]struct {
+	err                error
+	retryable, refusal bool
+}{
+	{ErrCircuitOpen, false, true},
+	{ErrRateLimited, true, true},
+	{ErrTimeout, true, false},
+	{ErrRetryExhausted, false, false},
+	{ErrCancelled, false, false},
+	{ErrInvalidPolicy, false, false},
+	{ErrPanic, false, false},
+	{ErrShutdown, false, true},
+	{ErrOverloaded, true, true},
+}
+
+// The lists derived from sentinels. kindOnly holds, for each sentinel, the one-element
+// slice an *Error with that Kind and no cause unwraps to (the slices are never modified).
+// notRetryable are the kinds a retry must stop at (a Permanent error among them); they win
+// over retryable kinds when an error matches several. serviceUnavailable are the kinds
+// that say the dependency or the engine refused the call.
+var kindOnly, notRetryable, serviceUnavailable = func() (map[error][]error, []error, []error) {
+	one := map[error][]error{}
+	stop := []error{errPermanent}
+	var refused []error
+	for _, s := range sentinels {
+		one[s.err] = []error{s.err}
+		if !s.retryable {
+			stop = append(stop, s.err)
+		}
+		if s.refusal {
+			refused = append(refused, s.err)
+		}
 	}
-	return m
+	return one, stop, refused
 }()
 
 // errPermanent is what a Permanent error matches; IsPermanent looks for it.
@@ -259,38 +287,23 @@ func Permanent(err error) error {
 // IsPermanent reports whether err, or any error it wraps, was marked by Permanent.
 func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
 
-// notRetryable are the kinds a retry must stop at; they win over retryable kinds when an
-// error matches several.
-var notRetryable = [...]error{
-	ErrRetryExhausted, ErrCircuitOpen, ErrCancelled, ErrInvalidPolicy, ErrPanic, ErrShutdown, errPermanent,
-}
-
-// serviceUnavailable are the kinds that say the dependency or the engine refused the call.
-var serviceUnavailable = [...]error{ErrCircuitOpen, ErrRateLimited, ErrOverloaded, ErrShutdown}
-
 // IsRetryable reports whether a retry policy retries err: timeouts, rate-limited,
 // overloaded and any error not listed here are retryable; retries exhausted, circuit open,
 // cancelled, invalid policy, panic, shutdown and Permanent errors are not, and win when err
 // matches several. It looks through %w wrapping. A nil error is not retryable.
 func IsRetryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	for _, kind := range notRetryable {
-		if errors.Is(err, kind) {
-			return false
-		}
-	}
-	return true
+	return err != nil && !matchesAny(err, notRetryable)
 }
 
 // IsServiceUnavailable reports whether err says the call was refused rather than failed:
 // circuit open, rate limited, overloaded or shut down. It looks through %w wrapping.
 func IsServiceUnavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	for _, kind := range serviceUnavailable {
+	return err != nil && matchesAny(err, serviceUnavailable)
+}
+
+// matchesAny reports whether err matches one of kinds (errors.Is).
+func matchesAny(err error, kinds []error) bool {
+	for _, kind := range kinds {
 		if errors.Is(err, kind) {
 			return true
 		}

@@ -13,61 +13,8 @@ import (
 
 // The JSON documents. Each policy or backoff is an object whose "type" names its kind;
 // durations are Go duration strings ("1.5s"); optional fields are left out when zero.
-// The same structs serve both directions, so the shapes cannot drift apart.
-type (
-	noneJSON struct {
-		Type string `json:"type"`
-	}
-	retryJSON struct {
-		Type        string          `json:"type"`
-		MaxAttempts int             `json:"max_attempts"`
-		Backoff     json.RawMessage `json:"backoff,omitempty"`
-	}
-	circuitBreakerJSON struct {
-		Type             string   `json:"type"`
-		Name             string   `json:"name,omitempty"`
-		FailureThreshold int      `json:"failure_threshold"`
-		RecoveryTimeout  duration `json:"recovery_timeout"`
-		SuccessThreshold int      `json:"success_threshold,omitempty"`
-	}
-	rateLimitJSON struct {
-		Type              string   `json:"type"`
-		Name              string   `json:"name,omitempty"`
-		RequestsPerSecond float64  `json:"requests_per_second"`
-		Burst             int      `json:"burst,omitempty"`
-		MaxWait           duration `json:"max_wait,omitempty"`
-	}
-	timeoutJSON struct {
-		Type     string   `json:"type"`
-		Duration duration `json:"duration"`
-	}
-	combineJSON struct {
-		Type     string            `json:"type"`
-		Policies []json.RawMessage `json:"policies"`
-	}
-	fixedJSON struct {
-		Type     string   `json:"type"`
-		Interval duration `json:"interval,omitempty"`
-	}
-	linearJSON struct {
-		Type    string   `json:"type"`
-		Initial duration `json:"initial,omitempty"`
-		Step    duration `json:"step,omitempty"`
-		Max     duration `json:"max,omitempty"`
-	}
-	exponentialJSON struct {
-		Type         string   `json:"type"`
-		InitialDelay duration `json:"initial_delay"`
-		Multiplier   float64  `json:"multiplier"`
-		MaxDelay     duration `json:"max_delay,omitempty"`
-		Jitter       bool     `json:"jitter,omitempty"`
-	}
-	decorrelatedJSON struct {
-		Type string   `json:"type"`
-		Base duration `json:"base"`
-		Max  duration `json:"max,omitempty"`
-	}
-)
+// Each kind's file declares its document struct, which serves both directions, so the
+// shapes cannot drift apart; kinds.go lists the kinds.
 
 // duration is a time.Duration written in JSON as a Go duration string.
 type duration time.Duration
@@ -90,45 +37,6 @@ func (d *duration) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON writes {"type":"none"}.
-func (p NonePolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }
-
-// MarshalJSON writes {"type":"retry","max_attempts":N,"backoff":{...}}, leaving out a nil
-// backoff. It fails for an invalid policy and for a custom Backoff type.
-func (p RetryPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }
-
-// MarshalJSON writes {"type":"circuit_breaker","name":...,"failure_threshold":N,
-// "recovery_timeout":"30s","success_threshold":N}, leaving out a zero name and success
-// threshold. It fails for an invalid policy.
-func (p CircuitBreakerPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }
-
-// MarshalJSON writes {"type":"rate_limit","name":...,"requests_per_second":R,"burst":N,
-// "max_wait":"1s"}, leaving out a zero name, burst and max_wait. It fails for an invalid
-// policy.
-func (p RateLimitPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }
-
-// MarshalJSON writes {"type":"timeout","duration":"30s"}. It fails for an invalid policy.
-func (p TimeoutPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }
-
-// MarshalJSON writes {"type":"combine","policies":[...]}. It fails for an invalid policy,
-// including one nested deeper than MaxDepth.
-func (c CombinedPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(c) }
-
-// MarshalJSON writes {"type":"fixed","interval":"1s"}, leaving out a zero interval.
-func (b FixedBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
-
-// MarshalJSON writes {"type":"linear","initial":"1s","step":"1s","max":"10s"}, leaving out
-// zero fields.
-func (b LinearBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
-
-// MarshalJSON writes {"type":"exponential","initial_delay":"100ms","multiplier":2,
-// "max_delay":"30s","jitter":true}, leaving out a zero max_delay and a false jitter.
-func (b ExponentialBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
-
-// MarshalJSON writes {"type":"decorrelated","base":"100ms","max":"10s"}, leaving out a zero
-// max.
-func (b DecorrelatedBackoff) MarshalJSON() ([]byte, error) { return marshalBackoff(b) }
-
 // marshalPolicy validates p, so that every document written reads back, then encodes it.
 // Its errors match ErrInvalidPolicy.
 func marshalPolicy(p Policy) ([]byte, error) {
@@ -138,68 +46,16 @@ func marshalPolicy(p Policy) ([]byte, error) {
 	return encodePolicy(p)
 }
 
-// marshalBackoff validates b, then encodes it.
-func marshalBackoff(b Backoff) ([]byte, error) {
-	if err := b.Validate(); err != nil {
-		return nil, err
-	}
-	return encodeBackoff(b)
-}
-
 // encodePolicy encodes a valid policy of one of the package's kinds (validation bounds the
 // recursion by MaxDepth).
 func encodePolicy(p Policy) ([]byte, error) {
-	var w any
-	switch p := p.(type) {
-	case NonePolicy:
-		w = noneJSON{Type: "none"}
-	case RetryPolicy:
-		r := retryJSON{Type: "retry", MaxAttempts: p.MaxAttempts}
-		if p.Backoff != nil {
-			b, err := encodeBackoff(p.Backoff)
-			if err != nil {
-				return nil, within(err, "retry")
-			}
-			r.Backoff = b
-		}
-		w = r
-	case CircuitBreakerPolicy:
-		w = circuitBreakerJSON{"circuit_breaker", p.Name, p.FailureThreshold, duration(p.RecoveryTimeout), p.SuccessThreshold}
-	case RateLimitPolicy:
-		w = rateLimitJSON{"rate_limit", p.Name, p.RequestsPerSecond, p.Burst, duration(p.MaxWait)}
-	case TimeoutPolicy:
-		w = timeoutJSON{"timeout", duration(p.Duration)}
-	case CombinedPolicy:
-		c := combineJSON{Type: "combine", Policies: make([]json.RawMessage, len(p.Policies))}
-		for i, q := range p.Policies {
-			b, err := encodePolicy(q)
-			if err != nil {
-				return nil, atIndex(err, i)
-			}
-			c.Policies[i] = b
-		}
-		w = c
-	default:
+	k, ok := policies.of(p)
+	if !ok {
 		return nil, invalidField("json", "policy", kindRule, fmt.Sprintf("%T", p))
 	}
-	return json.Marshal(w)
-}
-
-// encodeBackoff encodes one of the package's four backoff kinds; a custom Backoff has no
-// JSON form.
-func encodeBackoff(b Backoff) ([]byte, error) {
-	var w any
-	switch b := b.(type) {
-	case FixedBackoff:
-		w = fixedJSON{"fixed", duration(b.Interval)}
-	case LinearBackoff:
-		w = linearJSON{"linear", duration(b.Initial), duration(b.Step), duration(b.Max)}
-	case ExponentialBackoff:
-		w = exponentialJSON{"exponential", duration(b.InitialDelay), b.Multiplier, duration(b.MaxDelay), b.Jitter}
-	case DecorrelatedBackoff:
-		w = decorrelatedJSON{"decorrelated", duration(b.Base), duration(b.Max)}
-	default:
-		return nil, invalidField("backoff", "type", "FixedBackoff, LinearBackoff, ExponentialBackoff or DecorrelatedBackoff to marshal to JSON", fmt.Sprintf("%T", b))
+	w, err := k.encode(p)
+	if err != nil {
+		return nil, err
 	}
 	return json.Marshal(w)
 }
@@ -223,86 +79,17 @@ func ParseJSON(data []byte) (Policy, error) {
 
 // decodePolicy decodes one policy document found inside depth CombinedPolicy values.
 func decodePolicy(data []byte, depth int) (Policy, error) {
-	kind, err := typeOf(data)
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
-	case "none":
-		var w noneJSON
-		return NonePolicy{}, decodeStrict(data, &w)
-	case "retry":
-		var w retryJSON
-		if err := decodeStrict(data, &w); err != nil {
-			return nil, err
-		}
-		b, err := decodeBackoff(w.Backoff)
-		if err != nil {
-			return nil, within(err, "retry: backoff")
-		}
-		return RetryPolicy{MaxAttempts: w.MaxAttempts, Backoff: b}, nil
-	case "circuit_breaker":
-		var w circuitBreakerJSON
-		err := decodeStrict(data, &w)
-		return CircuitBreakerPolicy{w.Name, w.FailureThreshold, time.Duration(w.RecoveryTimeout), w.SuccessThreshold}, err
-	case "rate_limit":
-		var w rateLimitJSON
-		err := decodeStrict(data, &w)
-		return RateLimitPolicy{w.Name, w.RequestsPerSecond, w.Burst, time.Duration(w.MaxWait)}, err
-	case "timeout":
-		var w timeoutJSON
-		err := decodeStrict(data, &w)
-		return TimeoutPolicy{time.Duration(w.Duration)}, err
-	case "combine":
-		if depth+1 > MaxDepth {
-			return nil, invalidField("combine", "nesting depth", fmt.Sprintf("≤ %d", MaxDepth), depth+1)
-		}
-		var w combineJSON
-		if err := decodeStrict(data, &w); err != nil {
-			return nil, err
-		}
-		var ps []Policy
-		if w.Policies != nil {
-			ps = make([]Policy, len(w.Policies))
-		}
-		for i, raw := range w.Policies {
-			if ps[i], err = decodePolicy(raw, depth+1); err != nil {
-				return nil, atIndex(err, i)
-			}
-		}
-		return CombinedPolicy{Policies: ps}, nil
-	}
-	return nil, unknownType("policy", kind)
+	return policies.decode("policy", data, depth)
 }
 
-// decodeBackoff decodes a backoff document; an absent or null one is nil.
-func decodeBackoff(data []byte) (Backoff, error) {
-	if len(data) == 0 || string(data) == "null" {
-		return nil, nil
+// decodeAs decodes data strictly into the document struct W and converts it with to.
+func decodeAs[W, T any](data []byte, to func(W) T) (T, error) {
+	var w W
+	if err := decodeStrict(data, &w); err != nil {
+		var none T
+		return none, err
 	}
-	kind, err := typeOf(data)
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
-	case "fixed":
-		var w fixedJSON
-		err := decodeStrict(data, &w)
-		return FixedBackoff{time.Duration(w.Interval)}, err
-	case "linear":
-		var w linearJSON
-		err := decodeStrict(data, &w)
-		return LinearBackoff{time.Duration(w.Initial), time.Duration(w.Step), time.Duration(w.Max)}, err
-	case "exponential":
-		var w exponentialJSON
-		err := decodeStrict(data, &w)
-		return ExponentialBackoff{time.Duration(w.InitialDelay), w.Multiplier, time.Duration(w.MaxDelay), w.Jitter}, err
-	case "decorrelated":
-		var w decorrelatedJSON
-		err := decodeStrict(data, &w)
-		return DecorrelatedBackoff{time.Duration(w.Base), time.Duration(w.Max)}, err
-	}
-	return nil, unknownType("backoff", kind)
+	return to(w), nil
 }
 
 // typeOf reads the "type" of a document, checking on the way that data is one well-formed

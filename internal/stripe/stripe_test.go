@@ -1,7 +1,9 @@
 package stripe
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -39,19 +41,39 @@ func TestCounterSpreadsGoroutines(t *testing.T) {
 	}
 }
 
-func BenchmarkCounterAdd(b *testing.B) {
-	var c Counter
-	b.Run("seq", func(b *testing.B) {
-		for b.Loop() {
-			c.Add(1)
-		}
-	})
-	b.Run("par128", func(b *testing.B) {
-		b.SetParallelism(64)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				c.Add(1)
-			}
+// BenchmarkAdd compares Counter with a plain atomic.Uint64 adding to one counter from one
+// goroutine (seq), from GOMAXPROCS goroutines (procs) and from 128 goroutines (par128): the
+// stripe earns its place only if it wins under contention.
+func BenchmarkAdd(b *testing.B) {
+	for _, g := range []struct {
+		name        string
+		parallelism int // goroutines per GOMAXPROCS; 0: sequential
+	}{{"seq", 0}, {"procs", 1}, {"par128", 128}} {
+		b.Run("stripe/"+g.name, func(b *testing.B) {
+			var c Counter
+			bench(b, g.parallelism, func() { c.Add(1) })
 		})
+		b.Run("atomic/"+g.name, func(b *testing.B) {
+			var c atomic.Uint64
+			bench(b, g.parallelism, func() { c.Add(1) })
+		})
+	}
+}
+
+// bench runs add b.N times: sequentially when goroutines is 0, otherwise from about
+// goroutines goroutines in all (at least one per GOMAXPROCS).
+func bench(b *testing.B, goroutines int, add func()) {
+	b.ReportAllocs()
+	if goroutines == 0 {
+		for b.Loop() {
+			add()
+		}
+		return
+	}
+	b.SetParallelism(max(1, goroutines/runtime.GOMAXPROCS(0)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			add()
+		}
 	})
 }

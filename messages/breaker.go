@@ -49,15 +49,33 @@ type BreakerStats struct {
 	LastChange time.Time
 }
 
-// LimiterStats is a rate limiter's bucket and counters. It is the reply of a limiter
-// actor to GetStats, and the value in supervisor.Metrics.Limiters.
-type LimiterStats struct {
-	// Tokens is the number of tokens available now (fractional tokens included).
-	Tokens float64
-	// Allowed counts admitted calls.
-	Allowed uint64
-	// Rejected counts calls refused with ErrRateLimited.
-	Rejected uint64
-	// Waiting is the number of callers queued for a token (wait mode only).
-	Waiting int
+// Report tells a breaker actor the outcome of a call it admitted: a probe's outcome, or
+// a failure in the closed state (which may trip the breaker). With a non-zero Ticket the
+// actor answers *Acked once the report is applied, so a caller that waits for the
+// answer sees the new state on its next call. Reports whose Generation is older than
+// the breaker's are acknowledged and dropped.
+type Report struct {
+	// Ticket, when not zero, asks for an *Acked.
+	Ticket uint64
+	// Generation is the generation the call was admitted in.
+	Generation uint64
+	// Outcome is the call's outcome.
+	Outcome Outcome
+	// Probe is true for a call admitted by a Granted half-open permit.
+	Probe bool
+}
+
+// Nudge tells a breaker actor that callers counted closed-state failures without a
+// Report each, because its mailbox was past the engine's limit: the actor takes them in,
+// as it does before handling any message. No answer.
+type Nudge struct{}
+
+// StateChanged is published by a breaker actor when its state changes. Not a request.
+type StateChanged struct {
+	// Name is the breaker's name.
+	Name string
+	// From and To are the old and new states.
+	From, To BreakerState
+	// At is when the change happened.
+	At time.Time
 }

@@ -1,5 +1,0 @@
-package actors
-
-import "reflect"
-
-func fmtType(m any) string { return reflect.TypeOf(m).String() }

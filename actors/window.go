@@ -282,7 +282,8 @@ func (w *Window) Record(now time.Time, failure, slow bool) TransitionReason {
 // RecordSuccesses adds n fast successes at now, in O(1) amortised whatever n (callers
 // count closed-state successes without a message and the actor folds them in by the
 // batch), and returns the threshold the window then meets, or NoReason. With n 0 it only
-// judges the window.
+// judges the window. As with Record, a time before the current bucket files them in
+// their own bucket (see NextBoundary).
 func (w *Window) RecordSuccesses(now time.Time, n uint64) TransitionReason {
 	if w.cfg.Timed() {
 		if n > 0 {
@@ -341,6 +342,21 @@ func (w *Window) SuccessesCanTrip(now time.Time) bool {
 		n = w.count.countsAfter(k)
 	}
 	return w.cfg.Judge(n) != NoReason
+}
+
+// NextBoundary returns the start of the time window's next bucket after now (ok false for
+// a count window). Successes counted on the side carry no time: the actor learns of them
+// when it drains the counter, and files them under the time it passes to RecordSuccesses.
+// To keep them in the bucket they completed in, the actor ticks at each boundary while
+// such successes may be pending and drains them there as of the instant before the
+// boundary (RecordSuccesses(boundary-1ns, n)), which lands them in the bucket that just
+// ended.
+func (w *Window) NextBoundary(now time.Time) (at time.Time, ok bool) {
+	if !w.cfg.Timed() {
+		return time.Time{}, false
+	}
+	r := &w.time
+	return r.start.Add(time.Duration(r.index(now)+1) * r.width), true
 }
 
 // NextExpiry returns the next time after now at which a time window's counts change by

@@ -702,3 +702,92 @@ func BenchmarkWindowRecord(b *testing.B) {
 		})
 	}
 }
+
+// TestTimeWindowSequentialCallerIsExact is TestWindowSequentialCallerIsExact for time
+// windows, with the actor's timer: the actor ticks at every bucket boundary, drains the
+// successes counted on the side as of the instant before it (NextBoundary), and
+// re-evaluates the window (expiry can raise a rate). A sequential caller is then refused at
+// exactly the call a caller reporting every outcome at its own time is refused at.
+func TestTimeWindowSequentialCallerIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	rates := []float64{0, 0.25, 0.5, 0.6, 1}
+	letters := "SSSSSSFFsf"
+	for range 3000 {
+		cfg := WindowConfig{
+			Period: time.Second, Buckets: 1 + rng.IntN(5), FailureThreshold: 1 + rng.IntN(3),
+			FailureRate: rates[rng.IntN(len(rates))], MinimumCalls: 1 + rng.IntN(6),
+			SlowCall: rng.IntN(2) == 0, SlowCallRate: rates[1+rng.IntN(len(rates)-1)],
+		}
+		steps := make([]winStep, 40)
+		now := time.Duration(0)
+		for i := range steps {
+			now += time.Duration(rng.IntN(150)) * time.Millisecond
+			steps[i] = winStep{now, letters[rng.IntN(len(letters))]}
+		}
+		direct := timedCaller(t, cfg, steps, false)
+		if got := timedCaller(t, cfg, steps, true); got != direct {
+			t.Fatalf("%+v %v: sequential caller refused at %d, want %d", cfg, steps, got, direct)
+		}
+	}
+}
+
+// timedCaller plays steps against a time window with a tick at each bucket boundary and
+// returns the 1-based index of the first call refused, or 0. With side, fast successes go
+// to the counter while SuccessesCanTrip is false, as in sequentialCaller; without it every
+// outcome is recorded at its own time.
+func timedCaller(t *testing.T, cfg WindowConfig, steps []winStep, side bool) int {
+	t.Helper()
+	w := NewWindow(cfg, winT0)
+	var pending uint64
+	flag := w.SuccessesCanTrip(winT0)
+	last := winT0 // the actor's latest message or tick
+	for i, s := range steps {
+		now := winT0.Add(s.at)
+		for {
+			b, _ := w.NextBoundary(last)
+			if b.After(now) {
+				break
+			}
+			last = b
+			r := w.RecordSuccesses(b.Add(-1), pending) // the tick
+			pending = 0
+			if r == NoReason {
+				r = w.Evaluate(b)
+			}
+			if r != NoReason {
+				return i + 1
+			}
+			flag = w.SuccessesCanTrip(b)
+		}
+		if side && s.outcome == 'S' && !flag {
+			pending++
+			continue
+		}
+		last = now
+		r := w.RecordSuccesses(now, pending)
+		pending = 0
+		if r == NoReason {
+			r = recordOutcome(t, w, now, s.outcome)
+		}
+		if r != NoReason {
+			return i + 2
+		}
+		flag = w.SuccessesCanTrip(now)
+	}
+	return 0
+}
+
+func TestTimeWindowNextBoundary(t *testing.T) {
+	ms := time.Millisecond
+	w := NewWindow(WindowConfig{Period: time.Second, Buckets: 10, FailureThreshold: 1}, winT0)
+	for _, tt := range []struct{ now, want time.Duration }{
+		{0, 100 * ms}, {50 * ms, 100 * ms}, {99 * ms, 100 * ms}, {100 * ms, 200 * ms}, {12345 * ms, 12400 * ms},
+	} {
+		if got, ok := w.NextBoundary(winT0.Add(tt.now)); !ok || !got.Equal(winT0.Add(tt.want)) {
+			t.Fatalf("NextBoundary(%v) = %v, %v; want %v", tt.now, got.Sub(winT0), ok, tt.want)
+		}
+	}
+	if _, ok := NewWindow(WindowConfig{Count: 3}, winT0).NextBoundary(winT0); ok {
+		t.Fatal("a count window has a bucket boundary")
+	}
+}

@@ -209,9 +209,9 @@ func ratio(part, whole uint64) float64 {
 // threshold the window meets afterwards (Judge), so the caller trips the breaker at the
 // exact outcome that meets it.
 //
-// Methods take the current time and never read the clock. The zero value is not usable;
-// build one with NewWindow. A Window is not safe for concurrent use: the Breaker actor is
-// its only user.
+// Methods take the current time and never read the clock (a count window ignores it).
+// The zero value is not usable; build one with NewWindow. A Window is not safe for
+// concurrent use: the Breaker actor is its only user.
 type Window struct {
 	cfg   WindowConfig
 	count countRing  // count windows
@@ -269,7 +269,8 @@ func (w *Window) Reset(now time.Time) {
 // returns the threshold the window then meets (Judge), or NoReason. A slow outcome counts
 // toward the slow-call rate whether it failed or not; a slow success is still a success
 // for the failure rate. In a time window an outcome recorded before the current bucket
-// goes into its own bucket while that is still in the window, and is dropped otherwise.
+// goes into its own bucket while that is still in the window, and is dropped otherwise; a
+// time before the window's start counts as its start.
 func (w *Window) Record(now time.Time, failure, slow bool) TransitionReason {
 	if w.cfg.Timed() {
 		w.time.add(now, 1, failure, slow)

@@ -16,9 +16,18 @@ const (
 	Open
 	// HalfOpen lets a limited number of probe calls through to test the service.
 	HalfOpen
+	// ForcedOpen rejects every call with policy.ErrCircuitForcedOpen, set by hand until
+	// reset (or for a set time).
+	ForcedOpen
+	// Disabled admits every call and records nothing, set by hand until reset.
+	Disabled
+	// MetricsOnly admits every call and records outcomes but never opens, set by hand
+	// until reset.
+	MetricsOnly
 )
 
-// String returns "closed", "open" or "half_open".
+// String returns "closed", "open", "half_open", "forced_open", "disabled" or
+// "metrics_only".
 func (s BreakerState) String() string {
 	switch s {
 	case Closed:
@@ -27,6 +36,12 @@ func (s BreakerState) String() string {
 		return "open"
 	case HalfOpen:
 		return "half_open"
+	case ForcedOpen:
+		return "forced_open"
+	case Disabled:
+		return "disabled"
+	case MetricsOnly:
+		return "metrics_only"
 	}
 	return "BreakerState(" + strconv.Itoa(int(s)) + ")"
 }
@@ -47,6 +62,17 @@ type BreakerStats struct {
 	Trips uint64
 	// LastChange is when the state last changed (when the actor started, if never).
 	LastChange time.Time
+	// Calls and SlowCalls are the calls and slow calls in the current window (windowed
+	// breakers; zero in consecutive mode).
+	Calls, SlowCalls uint64
+	// FailureRate and SlowCallRate are failures/calls and slow calls/calls over the
+	// current window (zero when it is empty or in consecutive mode).
+	FailureRate, SlowCallRate float64
+	// OpenUntil is when an open breaker becomes due for half-open (zero otherwise, and
+	// for a breaker forced open until reset).
+	OpenUntil time.Time
+	// ConsecutiveTrips counts trips since the breaker last closed (the n of OpenBackoff).
+	ConsecutiveTrips int
 }
 
 // Report tells a breaker actor the outcome of a call it admitted: a probe's outcome, or
@@ -63,6 +89,24 @@ type Report struct {
 	Outcome Outcome
 	// Probe is true for a call admitted by a Granted half-open permit.
 	Probe bool
+	// Slow is true when the call lasted longer than the breaker's SlowCall.
+	Slow bool
+	// RetryAfter is the failure's server hint (policy.RetryAfter), for HonorRetryAfter.
+	RetryAfter time.Duration
+}
+
+// SetBreakerMode sets a named breaker's manual state, from Go (Engine.ForceOpen,
+// DisableBreaker, MetricsOnly, ResetBreaker) or from an actor client sent to the engine's
+// PID: Mode ForcedOpen (for For, or until reset when For is 0), Disabled, MetricsOnly, or
+// Closed, which resets the breaker to automatic mode, closed, its window cleared. An actor
+// client gets a *Result whose Err is nil or the reason it was refused.
+type SetBreakerMode struct {
+	// Name is the breaker's name.
+	Name string
+	// Mode is the manual state to set, or Closed to reset.
+	Mode BreakerState
+	// For bounds a ForcedOpen state; 0 means until reset.
+	For time.Duration
 }
 
 // Nudge tells a breaker actor that callers counted closed-state failures without a
@@ -78,4 +122,10 @@ type StateChanged struct {
 	From, To BreakerState
 	// At is when the change happened.
 	At time.Time
+	// Reason says why: consecutive_failures, failure_count, failure_rate,
+	// slow_call_rate, probe_failed, probe_timeout, probes_succeeded, manual or
+	// recovery_elapsed.
+	Reason string
+	// Calls, Failures and SlowCalls are the window's counts at the change.
+	Calls, Failures, SlowCalls uint64
 }

@@ -21,7 +21,58 @@ type CircuitBreakerPolicy struct {
 	RecoveryTimeout time.Duration
 	// SuccessThreshold is the number of half-open successes that close it; 0 means 1.
 	SuccessThreshold int
+
+	// Window, when set, judges the breaker over the last Window.Count calls or the calls
+	// of the last Window.Period instead of consecutive failures. Zero: consecutive mode.
+	Window Window
+	// FailureRate, in (0, 1], opens a windowed breaker when failures/calls reaches it
+	// (and FailureThreshold failures and MinimumCalls calls are in the window). Zero: the
+	// rate is not judged, and FailureThreshold failures in the window open it.
+	FailureRate float64
+	// MinimumCalls is how many calls the window must hold before it is judged; 0 means
+	// Window.Count for count windows and max(FailureThreshold, 10) for time windows.
+	MinimumCalls int
+	// SlowCall, when > 0, makes a call that lasts strictly longer than it a slow call
+	// (needs a Window). It costs two clock reads per call.
+	SlowCall time.Duration
+	// SlowCallRate, in (0, 1], opens the breaker when slow calls/calls reaches it; 0 with
+	// SlowCall set means 1.
+	SlowCallRate float64
+	// HalfOpenCalls is how many probes one half-open period admits; 0 means
+	// SuccessThreshold.
+	HalfOpenCalls int
+	// MaxHalfOpen bounds the time in half-open: with no verdict by then the breaker opens
+	// again. 0: no bound.
+	MaxHalfOpen time.Duration
+	// OpenBackoff, when set, gives the open delay after the n-th consecutive trip as
+	// OpenBackoff.Delay(n); nil: RecoveryTimeout after every trip.
+	OpenBackoff Backoff
+	// HonorRetryAfter lets the tripping error's RetryAfter lengthen the open delay, up to
+	// OpenBackoff's maximum delay, else 10 × RecoveryTimeout.
+	HonorRetryAfter bool
+	// Classifier names a classifier registered on the engine that judges outcomes; ""
+	// means the default one.
+	Classifier string
+	// Shared asks cluster mode for one breaker of this name for the whole fleet; without
+	// a cluster the breaker is local.
+	Shared bool
 }
+
+// Window is the span a windowed circuit breaker judges: the last Count calls (a count
+// window), or the calls that completed in the last Period, in Buckets buckets (a time
+// window). Exactly one of Count and Period is set; Buckets 0 means 10. The zero Window
+// means consecutive mode.
+type Window struct {
+	// Count is the number of most recent calls a count window holds.
+	Count int
+	// Period is how far back a time window reaches.
+	Period time.Duration
+	// Buckets is the time window's resolution; 0 means 10.
+	Buckets int
+}
+
+// IsZero reports whether w is the zero Window (consecutive mode).
+func (w Window) IsZero() bool { return w == Window{} }
 
 func (CircuitBreakerPolicy) isPolicy() {}
 
@@ -91,7 +142,7 @@ func encodeCircuitBreaker(p CircuitBreakerPolicy) (any, error) {
 
 func decodeCircuitBreaker(data []byte, _ int) (CircuitBreakerPolicy, error) {
 	return decodeAs(data, func(w circuitBreakerJSON) CircuitBreakerPolicy {
-		return CircuitBreakerPolicy{w.Name, w.FailureThreshold, time.Duration(w.RecoveryTimeout), w.SuccessThreshold}
+		return CircuitBreakerPolicy{Name: w.Name, FailureThreshold: w.FailureThreshold, RecoveryTimeout: time.Duration(w.RecoveryTimeout), SuccessThreshold: w.SuccessThreshold}
 	})
 }
 

@@ -25,6 +25,9 @@ type RateLimitPolicy struct {
 	Burst int
 	// MaxWait is the longest a call waits for a token; 0 rejects at once.
 	MaxWait time.Duration
+	// Shared asks cluster mode for one limit of this name for the whole fleet; without a
+	// cluster the limiter is local.
+	Shared bool
 }
 
 func (RateLimitPolicy) isPolicy() {}
@@ -114,7 +117,7 @@ func encodeRateLimit(p RateLimitPolicy) (any, error) {
 
 func decodeRateLimit(data []byte, _ int) (RateLimitPolicy, error) {
 	return decodeAs(data, func(w rateLimitJSON) RateLimitPolicy {
-		return RateLimitPolicy{w.Name, w.RequestsPerSecond, w.Burst, time.Duration(w.MaxWait)}
+		return RateLimitPolicy{Name: w.Name, RequestsPerSecond: w.RequestsPerSecond, Burst: w.Burst, MaxWait: time.Duration(w.MaxWait)}
 	})
 }
 

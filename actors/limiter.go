@@ -301,7 +301,13 @@ func (a *Limiter) Receive(c actor.Context) {
 		a.answerStats(c, &l.link, m, &messages.Stats{Limiter: &stats})
 		return
 	case *messages.Passivate:
-		a.passivate(c, &l.link, m, !l.Registered() && l.own.bucket.Full(l.sample()), l.retire)
+		// Take the pool back before judging: a token a caller took from it between the
+		// judgement and retirement would be admitted on top of the full bucket the next
+		// incarnation starts with. Refused, the actor gives the pool back.
+		l.reclaim()
+		if !a.passivate(c, &l.link, m, !l.Registered() && l.own.bucket.Full(time.Now(), 0), l.retire) {
+			a.settle(c, now)
+		}
 		return
 	default:
 		l.own.hooks.logger().Warn("limiter: unknown message", zap.String("limiter", l.name), zap.String("type", names.TypeName(m)))

@@ -318,12 +318,16 @@ func (p CircuitBreakerPolicy) validateCountWindowFits(c string) error {
 	if n <= 0 || p.Window.Period != 0 {
 		return nil
 	}
-	return first(
-		atMost(c, "MinimumCalls", p.MinimumCalls, n, "Window.Count",
-			"a window of "+strconv.Itoa(n)+" calls never holds more, so the breaker could never open"),
-		atMost(c, "FailureThreshold", p.FailureThreshold, n, "Window.Count",
-			"a window of "+strconv.Itoa(n)+" calls never holds more failures, so the breaker could never open"),
-	)
+	never := func(what string) string {
+		return "a window of " + strconv.Itoa(n) + " calls never holds more" + what + ", so the breaker could never open"
+	}
+	if p.MinimumCalls > n {
+		return atMost(c, "MinimumCalls", p.MinimumCalls, n, "Window.Count", never(""))
+	}
+	if p.FailureThreshold > n {
+		return atMost(c, "FailureThreshold", p.FailureThreshold, n, "Window.Count", never(" failures"))
+	}
+	return nil
 }
 
 // validateSlowCallRateNeedsSlowCall refuses a SlowCallRate that nothing would judge.

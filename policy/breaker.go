@@ -10,14 +10,20 @@ import (
 // CircuitBreakerPolicy stops calling a failing dependency: after FailureThreshold
 // consecutive failures the breaker opens and rejects calls with ErrCircuitOpen; after
 // RecoveryTimeout it lets probes through (half-open), and SuccessThreshold successful
-// probes close it again. FailureThreshold and RecoveryTimeout have no default (zero is
-// invalid); a zero SuccessThreshold means 1; an empty Name means the operation's ID, else
-// "default". The value is immutable and safe to share between goroutines.
+// probes close it again. With a Window it judges the last calls instead: FailureThreshold
+// failures in the window (count-in-window mode), or with a FailureRate also that share of
+// the calls (rate mode), once MinimumCalls calls are in it; SlowCall adds a slow-call rate.
+// FailureThreshold and RecoveryTimeout have no default (zero is invalid); a zero
+// SuccessThreshold means 1; an empty Name means the operation's ID, else "default"; every
+// other zero field keeps the consecutive breaker's behaviour, and the Effective methods
+// give the defaults. The value is immutable and safe to share between goroutines.
 type CircuitBreakerPolicy struct {
 	// Name selects the breaker actor; "" means the operation's ID, else "default". It must
 	// be valid UTF-8.
 	Name string
-	// FailureThreshold is the number of consecutive failures that open the breaker; ≥ 1.
+	// FailureThreshold is the number of consecutive failures that open the breaker, or
+	// with a Window the number of failures the window must hold; ≥ 1 (and ≤ Window.Count
+	// for a count window).
 	FailureThreshold int
 	// RecoveryTimeout is how long the breaker stays open before half-open; > 0.
 	RecoveryTimeout time.Duration
@@ -32,13 +38,14 @@ type CircuitBreakerPolicy struct {
 	// rate is not judged, and FailureThreshold failures in the window open it.
 	FailureRate float64
 	// MinimumCalls is how many calls the window must hold before it is judged; 0 means
-	// Window.Count for count windows and max(FailureThreshold, 10) for time windows.
+	// Window.Count for count windows and max(FailureThreshold, 10) for time windows. It
+	// needs a Window, and must not exceed a count window's Count.
 	MinimumCalls int
 	// SlowCall, when > 0, makes a call that lasts strictly longer than it a slow call
 	// (needs a Window). It costs two clock reads per call.
 	SlowCall time.Duration
 	// SlowCallRate, in (0, 1], opens the breaker when slow calls/calls reaches it; 0 with
-	// SlowCall set means 1.
+	// SlowCall set means 1. Without SlowCall it must be 0.
 	SlowCallRate float64
 	// HalfOpenCalls is how many probes one half-open period admits; 0 means
 	// SuccessThreshold.

@@ -141,7 +141,7 @@ func (e *Error) writeReason(b *strings.Builder, attempts int) {
 		}
 		writeAdvice(b, e.After)
 		return
-	case e.Kind == ErrRetryExhausted && nested && isRefusal(inner.Kind):
+	case e.Kind == ErrRetryExhausted && nested && isRefusalKind(inner.Kind):
 		inner.writeHead(b)
 		if attempts > 0 {
 			writeAttempts(b, attempts)
@@ -207,8 +207,9 @@ func writeAdvice(b *strings.Builder, after time.Duration) {
 	}
 }
 
-// isRefusal reports whether kind says a stage refused the call without running it.
-func isRefusal(kind error) bool { return slices.Contains(serviceUnavailable, kind) }
+// isRefusalKind reports whether kind, a sentinel, says a stage refused the call without
+// running it (IsRefusal asks the same of any error).
+func isRefusalKind(kind error) bool { return slices.Contains(serviceUnavailable, kind) }
 
 // roundForPeople rounds d to 3 significant digits: 4.999910051s is 5s, 1.500123ms is
 // 1.5ms. Durations under 1µs are returned as they are.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"time"
 )
 
@@ -228,10 +229,36 @@ func (b DecorrelatedBackoff) String() string {
 // backoffString formats any backoff for RetryPolicy.String: the package's kinds by their
 // String, a custom one by its String method if it has one, else by its type.
 func backoffString(b Backoff) string {
+	if isNilPointer(b) {
+		return fmt.Sprintf("(%T)(nil)", b)
+	}
 	if s, ok := b.(fmt.Stringer); ok {
 		return s.String()
 	}
 	return fmt.Sprintf("%T", b)
+}
+
+// isNilPointer reports whether b holds a nil pointer, such as (*FixedBackoff)(nil): a
+// Backoff whose methods would panic.
+func isNilPointer(b Backoff) bool {
+	v := reflect.ValueOf(b)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// validBackoff checks an optional backoff field: nil is fine (the field's default), a nil
+// pointer is refused instead of panicking, and any other value must validate; its error is
+// reported inside component.
+func validBackoff(component, field string, b Backoff) error {
+	switch {
+	case b == nil:
+		return nil
+	case isNilPointer(b):
+		return invalidField(component, field, "a backoff value, not a nil pointer", fmt.Sprintf("(%T)(nil)", b))
+	}
+	if err := b.Validate(); err != nil {
+		return within(err, component+": "+field)
+	}
+	return nil
 }
 
 // capString formats an optional cap argument: ", D", or nothing when d is 0.

@@ -47,21 +47,43 @@
 // error, is an *Error with a nil Kind. IsRetryable, IsServiceUnavailable and
 // RetryAfter classify any error through %w wrapping, by data, never by message:
 //
-//	sentinel            retryable  service unavailable
-//	ErrTimeout          yes        no
-//	ErrRateLimited      yes        yes
-//	ErrOverloaded       yes        yes
-//	ErrCircuitOpen      no         yes
-//	ErrShutdown         no         yes
-//	ErrRetryExhausted   no         no
-//	ErrCancelled        no         no
-//	ErrInvalidPolicy    no         no
-//	ErrPanic            no         no
-//	Permanent(err)      no         no
-//	any other error     yes        no
+//	sentinel               retryable  service unavailable
+//	ErrTimeout             yes        no
+//	ErrRateLimited         yes        yes
+//	ErrOverloaded          yes        yes
+//	ErrConcurrencyLimited  yes        yes
+//	ErrCircuitOpen         no         yes
+//	ErrCircuitForcedOpen   no         yes   (also matches ErrCircuitOpen)
+//	ErrShutdown            no         yes
+//	ErrRetryExhausted      no         no
+//	ErrBudgetExhausted     no         no
+//	ErrCancelled           no         no
+//	ErrInvalidPolicy       no         no
+//	ErrPanic               no         no
+//	Permanent(err)         no         no
+//	any other error        yes        no
 //
 // A non-retryable kind wins when an error matches several. Wrap an error in Permanent when
 // the request itself is wrong: it is never retried and never counts against a breaker.
+//
+// # Outcomes
+//
+// Every stage judges an outcome the same way, first match wins: the caller's context ended
+// (ignored, never retried); a refusal by another stage, IsRefusal (ignored by breakers);
+// a Permanent error (ignored by breakers, never retried); the policy's named Classifier,
+// which returns a Verdict; and the default, where a nil error is a success and any other
+// error a failure. Classifiers are Go functions, so policies name them and the engine
+// holds them: a policy stays data, and JSON stays complete.
+//
+// # Circuit breaker modes
+//
+// A CircuitBreakerPolicy with a zero Window counts consecutive failures. WithCountWindow
+// or WithTimeWindow judges a window instead: FailureThreshold failures in it open the
+// breaker, and WithFailureRate adds a rate and MinimumCalls; WithSlowCalls opens it on
+// the rate of calls slower than a threshold, at the cost of two clock reads per call.
+// The half-open period, the open delay (OpenBackoff, HonorRetryAfter), the Classifier and
+// Shared (cluster mode) have fields of their own. Zero fields keep the consecutive
+// breaker unchanged; the Effective methods say what each default means.
 //
 // # Configuration
 //

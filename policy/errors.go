@@ -38,7 +38,28 @@ var (
 	// ErrOverloaded means the engine's queue was full and the call was refused at once.
 	// Retryable.
 	ErrOverloaded = errors.New("policy: overloaded")
+	// ErrCircuitForcedOpen means a breaker forced open by hand (Engine.ForceOpen) refused
+	// the call without running it. It also matches ErrCircuitOpen, so code that handles an
+	// open circuit handles this one. Not retryable; RetryAfter gives the time left when the
+	// breaker was forced open for a while.
+	ErrCircuitForcedOpen error = &forcedOpenError{msg: "policy: circuit forced open"}
+	// ErrConcurrencyLimited means a bulkhead or an adaptive concurrency limit was full (or
+	// no slot came within its wait) and refused the call without running it. Retryable.
+	ErrConcurrencyLimited = errors.New("policy: concurrency limited")
+	// ErrBudgetExhausted means a retry budget refused a retry or a hedge; the error also
+	// matches the last attempt's error, which it carries. Not retryable, and not a refusal
+	// of the service: the call itself ran and failed.
+	ErrBudgetExhausted = errors.New("policy: retry budget exhausted")
 )
+
+// forcedOpenError is the type of ErrCircuitForcedOpen: a sentinel that also matches
+// ErrCircuitOpen.
+type forcedOpenError struct{ msg string }
+
+func (e *forcedOpenError) Error() string { return e.msg }
+
+// Is reports whether target is ErrCircuitOpen.
+func (e *forcedOpenError) Is(target error) bool { return target == ErrCircuitOpen }
 
 // timeoutError is the type of ErrTimeout: a sentinel that also matches
 // context.DeadlineExceeded, so code written for contexts recognises a policy timeout.
@@ -120,7 +141,7 @@ func (e *Error) writeReason(b *strings.Builder, attempts int) {
 		}
 		writeAdvice(b, e.After)
 		return
-	case e.Kind == ErrRetryExhausted && nested && isRefusal(inner.Kind):
+	case e.Kind == ErrRetryExhausted && nested && isRefusalKind(inner.Kind):
 		inner.writeHead(b)
 		if attempts > 0 {
 			writeAttempts(b, attempts)
@@ -186,8 +207,9 @@ func writeAdvice(b *strings.Builder, after time.Duration) {
 	}
 }
 
-// isRefusal reports whether kind says a stage refused the call without running it.
-func isRefusal(kind error) bool { return slices.Contains(serviceUnavailable, kind) }
+// isRefusalKind reports whether kind, a sentinel, says a stage refused the call without
+// running it (IsRefusal asks the same of any error).
+func isRefusalKind(kind error) bool { return slices.Contains(serviceUnavailable, kind) }
 
 // roundForPeople rounds d to 3 significant digits: 4.999910051s is 5s, 1.500123ms is
 // 1.5ms. Durations under 1µs are returned as they are.
@@ -240,6 +262,9 @@ var sentinels = [...]struct {
 	{ErrPanic, false, false},
 	{ErrShutdown, false, true},
 	{ErrOverloaded, true, true},
+	{ErrCircuitForcedOpen, false, true},
+	{ErrConcurrencyLimited, true, true},
+	{ErrBudgetExhausted, false, false},
 }
 
 // The lists derived from sentinels. kindOnly holds, for each sentinel, the one-element
@@ -288,16 +313,32 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
 
 // IsRetryable reports whether a retry policy retries err: timeouts, rate-limited,
-// overloaded and any error not listed here are retryable; retries exhausted, circuit open,
-// cancelled, invalid policy, panic, shutdown and Permanent errors are not, and win when err
-// matches several. It looks through %w wrapping. A nil error is not retryable.
+// overloaded, concurrency-limited and any error not listed here are retryable; retries
+// exhausted, circuit open (forced open too), retry budget exhausted, cancelled, invalid
+// policy, panic, shutdown and Permanent errors are not, and win when err matches several.
+// It looks through %w wrapping. A nil error is not retryable.
 func IsRetryable(err error) bool {
 	return err != nil && !matchesAny(err, notRetryable)
 }
 
 // IsServiceUnavailable reports whether err says the call was refused rather than failed:
-// circuit open, rate limited, overloaded or shut down. It looks through %w wrapping.
+// circuit open (forced open too), rate limited, overloaded, concurrency limited or shut
+// down. It looks through %w wrapping.
 func IsServiceUnavailable(err error) bool {
+	return err != nil && matchesAny(err, serviceUnavailable)
+}
+
+// IsRefusal reports whether err says a stage or the engine refused the call without
+// running it: ErrRateLimited, ErrCircuitOpen (ErrCircuitForcedOpen too), ErrOverloaded,
+// ErrShutdown or ErrConcurrencyLimited, looking through %w wrapping. It is the second
+// rule of the outcome precedence that every stage applies, after "the caller's context
+// ended" and before Permanent errors and classifiers: a breaker never counts a refusal by
+// another stage, and a half-open probe refused so frees its slot. An error matching
+// ErrBudgetExhausted is not itself a refusal; it is judged by the last attempt's error it
+// carries, which IsRefusal sees through the wrapping. The refusals are the
+// service-unavailable kinds of IsServiceUnavailable: the same rows of one table, read by
+// a stage instead of by a caller.
+func IsRefusal(err error) bool {
 	return err != nil && matchesAny(err, serviceUnavailable)
 }
 

@@ -40,6 +40,12 @@ func TestClassification(t *testing.T) {
 		{"permanent wins over rate limited", policy.Permanent(policy.ErrRateLimited), false, true},
 		{"the caller's deadline", &policy.Error{Kind: policy.ErrCancelled, Err: context.DeadlineExceeded}, false, false},
 		{"an invalid policy error from Validate", policy.Retry(0).Validate(), false, false},
+		{"circuit forced open", policy.ErrCircuitForcedOpen, false, true},
+		{"*Error of a forced-open circuit", &policy.Error{Kind: policy.ErrCircuitForcedOpen, After: time.Second}, false, true},
+		{"concurrency limited", policy.ErrConcurrencyLimited, true, true},
+		{"*Error of a full bulkhead", &policy.Error{Kind: policy.ErrConcurrencyLimited}, true, true},
+		{"budget exhausted", policy.ErrBudgetExhausted, false, false},
+		{"budget exhausted wins over the retryable last error", &policy.Error{Kind: policy.ErrBudgetExhausted, Err: errDown}, false, false},
 	}
 	wrappers := []struct {
 		name string
@@ -72,6 +78,7 @@ func TestSentinelMessages(t *testing.T) {
 	for _, err := range []error{
 		policy.ErrCircuitOpen, policy.ErrRateLimited, policy.ErrTimeout, policy.ErrRetryExhausted,
 		policy.ErrCancelled, policy.ErrInvalidPolicy, policy.ErrPanic, policy.ErrShutdown, policy.ErrOverloaded,
+		policy.ErrCircuitForcedOpen, policy.ErrConcurrencyLimited, policy.ErrBudgetExhausted,
 	} {
 		if msg := err.Error(); !strings.HasPrefix(msg, "policy: ") || strings.ToLower(msg) != msg {
 			t.Errorf("sentinel message %q is not lower case with the policy: prefix", msg)
@@ -271,5 +278,91 @@ func TestNestedErrorMessageDoesNotRepeatTheOperation(t *testing.T) {
 	}
 	if !errors.Is(outer, policy.ErrTimeout) || !errors.Is(outer, policy.ErrRetryExhausted) {
 		t.Fatal("nested error lost a kind")
+	}
+}
+
+func TestCircuitForcedOpenMatchesCircuitOpen(t *testing.T) {
+	forced := &policy.Error{Kind: policy.ErrCircuitForcedOpen, Op: "inventory", After: 5 * time.Second}
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"the sentinel", policy.ErrCircuitForcedOpen},
+		{"an *Error of its kind", forced},
+		{"wrapped", fmt.Errorf("stock: %w", forced)},
+		{"inside an exhausted retry", &policy.Error{Kind: policy.ErrRetryExhausted, Attempts: 1, Err: forced}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, policy.ErrCircuitForcedOpen) || !errors.Is(tt.err, policy.ErrCircuitOpen) {
+				t.Errorf("%v should match both ErrCircuitForcedOpen and ErrCircuitOpen", tt.err)
+			}
+		})
+	}
+	if errors.Is(policy.ErrCircuitOpen, policy.ErrCircuitForcedOpen) ||
+		errors.Is(&policy.Error{Kind: policy.ErrCircuitOpen}, policy.ErrCircuitForcedOpen) {
+		t.Error("an automatic open circuit must not match ErrCircuitForcedOpen")
+	}
+	if got, want := forced.Error(), `op "inventory": circuit forced open (retry after 5s)`; got != want {
+		t.Errorf("Error() = %s, want %s", got, want)
+	}
+	if d, ok := policy.RetryAfter(forced); !ok || d != 5*time.Second {
+		t.Errorf("RetryAfter = %v, %v; want 5s, true", d, ok)
+	}
+}
+
+func TestNewRefusalsReadFirstWhenRetriesRunOut(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a full bulkhead", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "api", Attempts: 2,
+			Err: &policy.Error{Kind: policy.ErrConcurrencyLimited}},
+			`op "api": concurrency limited after 2 attempts, retries exhausted`},
+		{"a forced-open breaker", &policy.Error{Kind: policy.ErrRetryExhausted, Op: "api", Attempts: 1,
+			Err: &policy.Error{Kind: policy.ErrCircuitForcedOpen, After: time.Minute}},
+			`op "api": circuit forced open after 1 attempt, retries exhausted (retry after 1m0s)`},
+		{"a budget that refused the retry carries the last error", &policy.Error{Kind: policy.ErrBudgetExhausted, Op: "api", Attempts: 1, Err: errDown},
+			`op "api": retry budget exhausted after 1 attempt: connection refused`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error()\n got: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsRefusal(t *testing.T) {
+	limited := &policy.Error{Kind: policy.ErrRateLimited, After: time.Second}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"a plain error", errDown, false},
+		{"rate limited", limited, true},
+		{"circuit open", &policy.Error{Kind: policy.ErrCircuitOpen}, true},
+		{"circuit forced open", &policy.Error{Kind: policy.ErrCircuitForcedOpen}, true},
+		{"overloaded", policy.ErrOverloaded, true},
+		{"shut down", fmt.Errorf("call: %w", policy.ErrShutdown), true},
+		{"concurrency limited", &policy.Error{Kind: policy.ErrConcurrencyLimited}, true},
+		{"a timeout is a failure, not a refusal", &policy.Error{Kind: policy.ErrTimeout}, false},
+		{"a panic is a failure", &policy.Error{Kind: policy.ErrPanic}, false},
+		{"cancelled is judged before refusals, and is not one", &policy.Error{Kind: policy.ErrCancelled}, false},
+		{"permanent", policy.Permanent(errDown), false},
+		{"budget exhausted on a failure is judged by that failure", &policy.Error{Kind: policy.ErrBudgetExhausted, Err: errDown}, false},
+		{"budget exhausted on a refusal is judged by that refusal", &policy.Error{Kind: policy.ErrBudgetExhausted, Err: limited}, true},
+		{"budget exhausted alone", policy.ErrBudgetExhausted, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := policy.IsRefusal(tt.err); got != tt.want {
+				t.Errorf("IsRefusal(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -43,6 +43,57 @@ func ExampleRetry() {
 	// timeout(10s)
 }
 
+// A failure-rate breaker over the last 20 calls: it opens when at least 10 calls are in the
+// window and half of them failed. CircuitBreaker(1, ...) sets no floor of failures.
+func ExampleCircuitBreakerPolicy_WithFailureRate() {
+	p := policy.CircuitBreaker(1, 30*time.Second).Named("inventory").
+		WithCountWindow(20).
+		WithFailureRate(0.5, 10)
+	fmt.Println(p, p.Validate())
+	fmt.Println("judged after", p.EffectiveMinimumCalls(), "calls")
+
+	data, _ := json.Marshal(p)
+	fmt.Println(string(data))
+
+	fmt.Println(policy.CircuitBreaker(1, 30*time.Second).WithFailureRate(0.5, 10).Validate())
+	// Output:
+	// circuit_breaker(1, 30s).named("inventory").count_window(20).failure_rate(0.5, 10) <nil>
+	// judged after 10 calls
+	// {"type":"circuit_breaker","name":"inventory","failure_threshold":1,"recovery_timeout":"30s","window":{"count":20},"failure_rate":0.5,"minimum_calls":10}
+	// policy: circuit_breaker: FailureRate must be 0 without a Window (consecutive mode does not judge it), got 0.5
+}
+
+// A time window judges the calls that completed in the last Period, in buckets; with no
+// MinimumCalls it waits for max(FailureThreshold, 10) calls.
+func ExampleCircuitBreakerPolicy_WithTimeWindow() {
+	p := policy.CircuitBreaker(5, time.Minute).WithTimeWindow(10 * time.Second)
+	fmt.Println(p, p.Validate())
+	fmt.Println("buckets:", p.Window.EffectiveBuckets(), "minimum calls:", p.EffectiveMinimumCalls())
+
+	fine := p.WithTimeWindow(time.Second).WithBuckets(2000)
+	fmt.Println(fine.Validate())
+	// Output:
+	// circuit_breaker(5, 1m0s).time_window(10s) <nil>
+	// buckets: 10 minimum calls: 10
+	// policy: circuit_breaker: Window.Buckets must be in [0, 1000], got 2000
+}
+
+// Slow calls: a call lasting strictly longer than 2s is slow, and the breaker opens when 80%
+// of the window's calls were slow, whether they succeeded or not. A rate of 0 means 1.
+func ExampleCircuitBreakerPolicy_WithSlowCalls() {
+	p := policy.CircuitBreaker(1, 30*time.Second).
+		WithTimeWindow(20*time.Second).
+		WithFailureRate(0.5, 5).
+		WithSlowCalls(2*time.Second, 0.8)
+	fmt.Println(p, p.Validate())
+
+	all := p.WithSlowCalls(2*time.Second, 0)
+	fmt.Println("slow-call rate:", all.EffectiveSlowCallRate())
+	// Output:
+	// circuit_breaker(1, 30s).time_window(20s).failure_rate(0.5, 5).slow_calls(2s, 0.8) <nil>
+	// slow-call rate: 1
+}
+
 // A custom exponential backoff; DelayWith pins the jitter sample to show exact delays.
 func ExampleExponentialBackoff() {
 	b := policy.ExponentialBackoff{

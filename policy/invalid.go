@@ -94,6 +94,15 @@ func atLeast(component, field string, v, minimum int) error {
 	return invalidField(component, field, "≥ "+strconv.Itoa(minimum), v)
 }
 
+// atMost checks an integer field against a maximum set by another field, maxField, and
+// says why the maximum matters: "field must be ≤ maxField (N), got V: why".
+func atMost(component, field string, v, maximum int, maxField, why string) error {
+	if v <= maximum {
+		return nil
+	}
+	return &invalidError{msg: component + ": " + field + " must be ≤ " + maxField + " (" + strconv.Itoa(maximum) + "), got " + strconv.Itoa(v) + ": " + why}
+}
+
 // positive checks a duration that has no default.
 func positive(component, field string, d time.Duration) error {
 	if d > 0 {

@@ -89,8 +89,11 @@ func TestSentinelTableClassifies(t *testing.T) {
 		if got := IsServiceUnavailable(s.err); got != s.refusal {
 			t.Errorf("IsServiceUnavailable(%v) = %v", s.err, got)
 		}
-		if got := isRefusal(s.err); got != s.refusal {
-			t.Errorf("isRefusal(%v) = %v", s.err, got)
+		if got := IsRefusal(s.err); got != s.refusal {
+			t.Errorf("IsRefusal(%v) = %v", s.err, got)
+		}
+		if got := isRefusalKind(s.err); got != s.refusal {
+			t.Errorf("isRefusalKind(%v) = %v", s.err, got)
 		}
 		if one := kindOnly[s.err]; len(one) != 1 || one[0] != s.err {
 			t.Errorf("kindOnly[%v] = %v", s.err, one)

@@ -58,6 +58,13 @@ func (p RateLimitPolicy) WithMaxWait(d time.Duration) RateLimitPolicy {
 	return p
 }
 
+// AsShared returns a copy of p that asks cluster mode for one limit of its name for the
+// whole fleet; without a cluster the limiter is local.
+func (p RateLimitPolicy) AsShared() RateLimitPolicy {
+	p.Shared = true
+	return p
+}
+
 // EffectiveBurst returns the bucket's capacity in tokens: Burst when it is set, otherwise
 // ceil(RequestsPerSecond), clamped to [1, 1<<30] (1 when the rate is not a positive number).
 func (p RateLimitPolicy) EffectiveBurst() int {
@@ -88,8 +95,8 @@ func (p RateLimitPolicy) Validate() error {
 }
 
 // String returns "rate_limit(R)", followed by ".named(...)" when Name is set,
-// ".burst(N)" when Burst is set and differs from ceil(R), and ".max_wait(D)" when MaxWait
-// is set.
+// ".burst(N)" when Burst is set and differs from ceil(R), ".max_wait(D)" when MaxWait
+// is set, and ".shared()" when Shared is.
 func (p RateLimitPolicy) String() string {
 	s := "rate_limit(" + formatFloat(p.RequestsPerSecond) + ")"
 	s += named(p.Name)
@@ -98,6 +105,9 @@ func (p RateLimitPolicy) String() string {
 	}
 	if p.MaxWait != 0 {
 		s += chained("max_wait", p.MaxWait.String())
+	}
+	if p.Shared {
+		s += chained("shared", "")
 	}
 	return s
 }
@@ -109,19 +119,20 @@ type rateLimitJSON struct {
 	RequestsPerSecond float64  `json:"requests_per_second"`
 	Burst             int      `json:"burst,omitempty"`
 	MaxWait           duration `json:"max_wait,omitempty"`
+	Shared            bool     `json:"shared,omitempty"`
 }
 
 func encodeRateLimit(p RateLimitPolicy) (any, error) {
-	return rateLimitJSON{"rate_limit", p.Name, p.RequestsPerSecond, p.Burst, duration(p.MaxWait)}, nil
+	return rateLimitJSON{"rate_limit", p.Name, p.RequestsPerSecond, p.Burst, duration(p.MaxWait), p.Shared}, nil
 }
 
 func decodeRateLimit(data []byte, _ int) (RateLimitPolicy, error) {
 	return decodeAs(data, func(w rateLimitJSON) RateLimitPolicy {
-		return RateLimitPolicy{Name: w.Name, RequestsPerSecond: w.RequestsPerSecond, Burst: w.Burst, MaxWait: time.Duration(w.MaxWait)}
+		return RateLimitPolicy{Name: w.Name, RequestsPerSecond: w.RequestsPerSecond, Burst: w.Burst, MaxWait: time.Duration(w.MaxWait), Shared: w.Shared}
 	})
 }
 
 // MarshalJSON writes {"type":"rate_limit","name":...,"requests_per_second":R,"burst":N,
-// "max_wait":"1s"}, leaving out a zero name, burst and max_wait. It fails for an invalid
-// policy.
+// "max_wait":"1s","shared":true}, leaving out a zero name, burst and max_wait and a false
+// shared. It fails for an invalid policy.
 func (p RateLimitPolicy) MarshalJSON() ([]byte, error) { return marshalPolicy(p) }

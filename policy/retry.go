@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 )
 
@@ -43,6 +44,9 @@ func (p RetryPolicy) EffectiveBackoff() Backoff {
 func (p RetryPolicy) Validate() error {
 	if err := atLeast("retry", "MaxAttempts", p.MaxAttempts, 1); err != nil {
 		return err
+	}
+	if isNilPointer(p.Backoff) {
+		return invalidField("retry", "Backoff", "a backoff value, not a nil pointer", fmt.Sprintf("(%T)(nil)", p.Backoff))
 	}
 	if p.Backoff != nil {
 		if err := p.Backoff.Validate(); err != nil {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # compare.sh runs bulwark's benchmarks (bench/) and the same workloads on its peers
 # (bench/peers/), summarises both with benchstat, and prints bulwark ÷ peer ratios of
-# ns/op and allocs/op per case and concurrency level, then the targets of issue 6.
+# ns/op and allocs/op per case and concurrency level, each windowed breaker against
+# bulwark's consecutive one, then the targets of issues 6 and 12.
 #
 #   bash bench/compare.sh                    # COUNT=6 BENCHTIME=200ms
 #   COUNT=10 BENCHTIME=500ms bash bench/compare.sh

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -78,15 +79,16 @@ func benchLimiter() policy.RateLimitPolicy {
 	return policy.RateLimit(LimiterRate).Named("bench-limiter")
 }
 
-// BenchmarkBulwark measures ExecuteWithPolicy on every success-path case, the two
-// rejection paths, and the message API, each at every concurrency level. The message
-// API is measured twice: from goroutines that send messages.Execute with a reply
-// process as sender and wait on its channel (the shape of a bare protoactor Send with a
-// reply channel, bench/peers' BenchmarkProtoactor/message), and from actor clients that
-// loop Execute→Result (the shape of BenchmarkBareActor/message_actor).
+// BenchmarkBulwark measures ExecuteWithPolicy on every success-path case (the windowed
+// breakers of breaker_test.go included), the two rejection paths, and the message API,
+// each at every concurrency level. The message API is measured twice: from goroutines
+// that send messages.Execute with a reply process as sender and wait on its channel (the
+// shape of a bare protoactor Send with a reply channel, bench/peers'
+// BenchmarkProtoactor/message), and from actor clients that loop Execute→Result (the
+// shape of BenchmarkBareActor/message_actor).
 func BenchmarkBulwark(b *testing.B) {
 	ctx := context.Background()
-	for _, c := range successCases {
+	for _, c := range slices.Concat(successCases, windowCases) {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEngine(b)
 			p := c.policy()

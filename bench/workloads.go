@@ -52,6 +52,27 @@ const (
 	BulkSize = 100
 )
 
+// The windowed breakers of issue 12 (bench/breaker_test.go and its peers): a rate-mode
+// breaker over a count window or a time window. As above, only the closed path is
+// measured, so the thresholds are never reached; they are shared so every side judges
+// the same window.
+const (
+	// WindowCount is the count window's size: the last WindowCount calls.
+	WindowCount = 100
+	// WindowPeriod is how far back the time window reaches.
+	WindowPeriod = 10 * time.Second
+	// WindowBuckets is the time window's resolution (failsafe-go's fixed bucket count).
+	WindowBuckets = 10
+	// BreakerFailureRate is the failure rate, failures ÷ calls in the window, that opens
+	// a rate-mode breaker.
+	BreakerFailureRate = 0.5
+	// BreakerMinimumCalls is how many calls the window must hold before it is judged.
+	BreakerMinimumCalls = 20
+	// SlowCallThreshold is the slow-call threshold of the _slow cases: never reached
+	// by Work, so every call is fast and only the cost of timing it is measured.
+	SlowCallThreshold = time.Second
+)
+
 // Case names: the second element of every benchmark name, the same on both sides, so a
 // ratio table can pair BenchmarkBulwark/<case>/<level> with BenchmarkFailsafe/<case>/<level>.
 const (
@@ -71,6 +92,23 @@ const (
 	// CaseMessageActor is one round trip from an actor client: request with c.Request,
 	// answer in the client's mailbox.
 	CaseMessageActor = "message_actor"
+)
+
+// The windowed-breaker cases of issue 12 (bench/breaker_test.go): the closed path of a
+// rate-mode breaker, each case on one named breaker shared by every goroutine. Compare
+// them with CaseBreaker, the consecutive breaker, measured in the same run.
+const (
+	// CaseBreakerRateCount is the closed path of a rate-mode breaker over a count window
+	// (WindowCount, BreakerFailureRate, BreakerMinimumCalls).
+	CaseBreakerRateCount = "breaker_rate_count"
+	// CaseBreakerRateTime is the closed path of a rate-mode breaker over a time window
+	// (WindowPeriod in WindowBuckets buckets, BreakerFailureRate, BreakerMinimumCalls).
+	CaseBreakerRateTime = "breaker_rate_time"
+	// CaseBreakerRateCountSlow is CaseBreakerRateCount with SlowCallThreshold set: the
+	// cost of timing every call. No peer detects slow calls, so it has no peer row.
+	CaseBreakerRateCountSlow = "breaker_rate_count_slow"
+	// CaseBreakerRateTimeSlow is CaseBreakerRateTime with SlowCallThreshold set.
+	CaseBreakerRateTimeSlow = "breaker_rate_time_slow"
 )
 
 // Concurrency level names: the third element of every benchmark name.

@@ -11,4 +11,10 @@
 // consecutive failures for 30 s; a limiter at 1e9 per second that never runs dry; a
 // 10 s timeout. failsafe-go composes its policies as With(retry, breaker, timeout,
 // limiter), retry outermost, and its executor is built once and shared.
+//
+// The windowed breakers of issue 12 (breaker_test.go) judge a failure rate of 50 %:
+// failsafe-go's WithFailureRateThreshold(0.5, 20, 10s) (10 buckets) and gobreaker's
+// rolling window (Interval 10 s, BucketPeriod 1 s, ReadyToTrip on ≥ 20 requests and a
+// failure ratio ≥ 0.5) for the time window; failsafe-go's WithFailureThresholdRatio(50,
+// 100) for the count window, which gobreaker lacks. Neither peer detects slow calls.
 package peers

@@ -42,8 +42,9 @@ func fsLimiter() failsafe.Policy[int] {
 
 func fsTimeout() failsafe.Policy[int] { return timeout.New[int](bench.TimeoutLimit) }
 
-// BenchmarkFailsafe runs the success-path cases and the two rejection paths on
-// failsafe-go, each with one executor shared by every goroutine.
+// BenchmarkFailsafe runs the success-path cases (the windowed breakers of
+// breaker_test.go included) and the two rejection paths on failsafe-go, each with one
+// executor shared by every goroutine.
 func BenchmarkFailsafe(b *testing.B) {
 	cases := []struct {
 		name     string
@@ -64,7 +65,7 @@ func BenchmarkFailsafe(b *testing.B) {
 			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout(), fsLimiter()}
 		}},
 	}
-	for _, c := range cases {
+	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {
 			ex := failsafe.With(c.policies()...)
 			if !ok(ex.Get(bench.WorkNoCtx)) {
@@ -104,7 +105,8 @@ func BenchmarkFailsafe(b *testing.B) {
 	})
 }
 
-// BenchmarkGobreaker runs CircuitBreaker.Execute, closed and open.
+// BenchmarkGobreaker runs CircuitBreaker.Execute, closed (consecutive and, in
+// breaker_test.go, rolling window) and open.
 func BenchmarkGobreaker(b *testing.B) {
 	b.Run(bench.CaseBreaker, func(b *testing.B) {
 		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
@@ -116,6 +118,8 @@ func BenchmarkGobreaker(b *testing.B) {
 		})
 		bench.RunLevels(b, func() bool { return ok(cb.Execute(bench.WorkNoCtx)) })
 	})
+
+	gbWindowCases(b)
 
 	b.Run(bench.CaseBreakerOpen, func(b *testing.B) {
 		cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{

@@ -282,7 +282,6 @@ func (b *Breaker) Receive(c actor.Context) {
 
 	now := time.Now()
 	l.touch(c.Message(), now)
-	before := l.own.circuit.State()
 	// Successes counted on the side carry no time. At a bucket boundary they are filed
 	// in the bucket that just ended (Window.NextBoundary); otherwise at now.
 	at := now
@@ -296,10 +295,9 @@ func (b *Breaker) Receive(c actor.Context) {
 		// anything else, then release their callers.
 		b.taking = batch
 		l.own.circuit.ObserveFailures(now, batch.seal())
-		b.settle(c, before, now)
+		b.settle(c, now)
 		b.taking = nil
 		close(batch.done)
-		before = l.own.circuit.State()
 	}
 
 	switch m := c.Message().(type) {
@@ -319,7 +317,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.request(c, &l.link, m.Ticket)
 		l.own.circuit.Apply(now, m)
 		b.report = nil
-		b.settle(c, before, now)
+		b.settle(c, now)
 		l.own.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 		return
 	case *messages.SetBreakerMode:
@@ -355,7 +353,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		l.own.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
-	b.settle(c, before, now)
+	b.settle(c, now)
 }
 
 // passivateIfIdle answers Passivate: the breaker stops when its circuit holds nothing
@@ -408,7 +406,7 @@ func (l *BreakerLink) observe(at time.Time) {
 // timer for the circuit's next deadline, and publishes the view; then it sends the reply
 // decided for the request in progress, so a caller that returns and reads Metrics finds
 // its call counted.
-func (b *Breaker) settle(c actor.Context, _ messages.BreakerState, now time.Time) {
+func (b *Breaker) settle(c actor.Context, now time.Time) {
 	l := b.l
 	b.tell(now)
 	b.armTimer(c, now)

@@ -491,8 +491,9 @@ func (c *Circuit) close(now time.Time, reason TransitionReason) {
 // the consecutive failures as calls and failures.
 func (c *Circuit) ruleCounts(now time.Time) WindowCounts { return c.rule.counts(now) }
 
-// eventCounts returns the counts a transition out of the current state carries.
-func (c *Circuit) eventCounts(now time.Time) WindowCounts {
+// eventCounts returns the counts a transition out of the current state for reason
+// carries.
+func (c *Circuit) eventCounts(now time.Time, reason TransitionReason) WindowCounts {
 	if c.state != messages.HalfOpen {
 		return c.ruleCounts(now)
 	}
@@ -500,7 +501,7 @@ func (c *Circuit) eventCounts(now time.Time) WindowCounts {
 		return c.judge.Counts()
 	}
 	n := WindowCounts{Calls: uint64(c.probeWins)}
-	if c.probeWins < c.threshold { // it failed
+	if reason == ReasonProbeFailed {
 		n.Calls++
 		n.Failures = 1
 	}
@@ -509,7 +510,7 @@ func (c *Circuit) eventCounts(now time.Time) WindowCounts {
 
 func (c *Circuit) moveTo(s messages.BreakerState, now time.Time, reason TransitionReason) {
 	from := c.state
-	counts := c.eventCounts(now)
+	counts := c.eventCounts(now, reason)
 	c.state = s
 	c.generation++
 	c.lastChange = now

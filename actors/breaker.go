@@ -288,6 +288,11 @@ func (b *Breaker) Receive(c actor.Context) {
 	tick, isTick := c.Message().(*messages.Tick)
 	if isTick && tick.Generation == l.own.timerGen && l.own.boundary && !now.Before(l.own.armed) {
 		at = l.own.armed.Add(-time.Nanosecond)
+		// A message handled after the boundary, before this late Tick, already took in
+		// what was counted until then: what is left came later.
+		if seen := l.own.circuit.now; at.Before(seen) {
+			at = seen
+		}
 	}
 	l.observe(at)
 	if batch := l.batch.Swap(nil); batch != nil {

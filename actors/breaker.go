@@ -16,16 +16,30 @@ import (
 // Callers read it to decide admission without asking the actor.
 type BreakerView struct {
 	// Pass is true when a call may go ahead without asking the actor: the breaker is
-	// closed and the actor is live.
+	// closed, disabled or metrics-only, and the actor is live. A call admitted so still
+	// reports its failures (and, see ReportSuccesses and SlowCall, some successes); a
+	// Disabled breaker drops every report, so callers may skip them.
 	Pass bool
+	// ReportSuccesses is true while a success may trip the breaker (specs/breadth.md
+	// CB-7: the success that completes MinimumCalls): callers then report each success
+	// by a Report with a Ticket and wait for its Acked, instead of counting it with
+	// CountSuccess. CountSuccess reads it for them.
+	ReportSuccesses bool
+	// SlowCall, when > 0, asks callers to time each call (admitted from the view or as a
+	// probe) and to report one that lasted strictly longer than SlowCall as slow: a
+	// Report with Slow set, a success as well as a failure. 0: do not time calls.
+	SlowCall time.Duration
 	// Retired is true once the actor stopped (passivation or shutdown); callers must
 	// look the breaker up again.
 	Retired bool
-	// State is the breaker's state when the view was published.
+	// State is the breaker's state when the view was published. A ForcedOpen view
+	// refuses like an Open one, with policy.ErrCircuitForcedOpen; its OpenUntil is zero
+	// when it is forced open until reset.
 	State messages.BreakerState
 	// Generation is the circuit's generation when the view was published.
 	Generation uint64
-	// OpenUntil is when an open breaker becomes due for half-open.
+	// OpenUntil is when an open breaker becomes due for half-open, or a breaker forced
+	// open for a while moves to half-open.
 	OpenUntil time.Time
 
 	stats         messages.BreakerStats
@@ -62,9 +76,11 @@ type BreakerLink struct {
 type breakerOwner struct {
 	owner
 	circuit       *Circuit
-	seenSuccesses uint64 // callers' successes taken into the circuit
-	seenRefused   uint64 // callers' refusals taken into the circuit
-	activityMark  uint64 // calls started as of the last Passivate check
+	seenSuccesses uint64    // callers' successes taken into the circuit
+	seenRefused   uint64    // callers' refusals taken into the circuit
+	activityMark  uint64    // calls started as of the last Passivate check
+	armed         time.Time // when the armed Tick is due (zero: none)
+	boundary      bool      // the armed Tick is a time window's bucket boundary
 }
 
 // NewBreakerLink returns the shared side of a breaker named name, configured by p (which
@@ -98,8 +114,23 @@ func (l *BreakerLink) Enter() *BreakerView {
 }
 
 // Succeeded counts one successful call admitted by the breaker in the closed state, and
-// ends it (see Enter).
+// ends it (see Enter). Callers of a breaker whose view may set ReportSuccesses use
+// CountSuccess instead.
 func (l *BreakerLink) Succeeded() { l.successes.Add(1) }
+
+// CountSuccess counts one fast successful call admitted from a Pass view and ends it,
+// unless the latest view asks for successes by message (ReportSuccesses): then it counts
+// nothing and returns false, and the caller must send a Report (Outcome Success, with a
+// Ticket, waiting for its Acked) and then Exit. Read the view when the call ends, as
+// CountSuccess does, not the one the call was admitted by. A slow success is always
+// reported, never counted.
+func (l *BreakerLink) CountSuccess() bool {
+	if l.view.Load().ReportSuccesses {
+		return false
+	}
+	l.successes.Add(1)
+	return true
+}
 
 // Exit ends a call that entered and did not end with Succeeded: it failed, was refused,
 // or its outcome was reported to the actor.
@@ -118,7 +149,9 @@ func (l *BreakerLink) inFlight() int64 {
 func (l *BreakerLink) Stats() messages.BreakerStats {
 	v := l.view.Load()
 	s := v.stats
-	s.Successes += l.successes.Load() - v.seenSuccesses
+	if v.State != messages.Disabled { // a disabled breaker records nothing
+		s.Successes += l.successes.Load() - v.seenSuccesses
+	}
 	s.Rejected += l.refused.Load() - v.seenRefused
 	return s
 }
@@ -182,14 +215,17 @@ func (l *BreakerLink) Producer() actor.Producer {
 // publish replaces the view; only the actor (or the constructor) calls it.
 func (l *BreakerLink) publish() {
 	c := l.own.circuit
+	now := c.now
 	l.view.Store(&BreakerView{
-		Pass:          c.State() == messages.Closed,
-		State:         c.State(),
-		Generation:    c.Generation(),
-		OpenUntil:     c.OpenUntil(),
-		stats:         c.Stats(),
-		seenSuccesses: l.own.seenSuccesses,
-		seenRefused:   l.own.seenRefused,
+		Pass:            c.Admits(),
+		ReportSuccesses: c.SuccessesCanTrip(now),
+		SlowCall:        c.SlowCall(),
+		State:           c.State(),
+		Generation:      c.Generation(),
+		OpenUntil:       c.OpenUntil(),
+		stats:           c.Stats(),
+		seenSuccesses:   l.own.seenSuccesses,
+		seenRefused:     l.own.seenRefused,
 	})
 }
 
@@ -200,9 +236,12 @@ func (l *BreakerLink) retire() {
 }
 
 // Breaker is the circuit-breaker actor: the only writer of one named breaker's state.
-// It answers Acquire (half-open probes), Report (probe outcomes and closed-state
-// failures), Reconfigure, GetStats and Passivate, and moves itself from open to
-// half-open on its own timer.
+// It answers Acquire (half-open probes), Report (probe outcomes, closed-state failures,
+// slow calls and the successes its view asks for), SetBreakerMode (manual states),
+// Reconfigure, GetStats and Passivate, and runs its own timer: open→half-open, the end of
+// a ForcedOpen duration, the MaxHalfOpen bound, and a time window's bucket boundaries,
+// where it takes in the successes callers counted during the bucket that ended and
+// judges the window again.
 type Breaker struct {
 	base
 	l      *BreakerLink
@@ -221,6 +260,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		return
 	case *actor.Stopping:
 		b.stopTimer()
+		l.own.armed = time.Time{}
 		l.retire()
 		return
 	case *actor.Restarting:
@@ -234,6 +274,7 @@ func (b *Breaker) Receive(c actor.Context) {
 			b.taking = nil
 			close(batch.done)
 		}
+		l.own.armed = time.Time{}
 	}
 	if b.common(c, &l.link) {
 		return
@@ -241,40 +282,60 @@ func (b *Breaker) Receive(c actor.Context) {
 
 	now := time.Now()
 	l.touch(c.Message(), now)
-	before := l.own.circuit.State()
-	l.observe()
+	// Successes counted on the side carry no time. At a bucket boundary they are filed
+	// in the bucket that just ended (Window.NextBoundary); otherwise at now.
+	at := now
+	tick, isTick := c.Message().(*messages.Tick)
+	if isTick && tick.Generation == l.own.timerGen && l.own.boundary && !now.Before(l.own.armed) {
+		at = l.own.armed.Add(-time.Nanosecond)
+		// A message handled after the boundary, before this late Tick, already took in
+		// what was counted until then: what is left came later.
+		if seen := l.own.circuit.now; at.Before(seen) {
+			at = seen
+		}
+	}
+	l.observe(at)
 	if batch := l.batch.Swap(nil); batch != nil {
 		// Failures counted past the mailbox limit: record them and publish before
 		// anything else, then release their callers.
 		b.taking = batch
 		l.own.circuit.ObserveFailures(now, batch.seal())
-		b.settle(c, before, now)
+		b.settle(c, now)
 		b.taking = nil
 		close(batch.done)
-		before = l.own.circuit.State()
 	}
 
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		b.request(c, &l.link, m.Ticket)
 		gen, retryAfter, ok := l.own.circuit.Acquire(now)
-		if ok {
+		switch {
+		case ok:
 			b.reply = &messages.Granted{Ticket: m.Ticket, Generation: gen, Probe: l.own.circuit.State() == messages.HalfOpen}
-		} else {
+		case l.own.circuit.State() == messages.ForcedOpen:
+			b.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitForcedOpen, RetryAfter: retryAfter}
+		default:
 			b.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.CircuitOpen, RetryAfter: retryAfter}
 		}
 	case *messages.Report:
 		b.report = m
 		b.request(c, &l.link, m.Ticket)
-		l.own.circuit.Record(now, m.Generation, m.Outcome, m.Probe)
+		l.own.circuit.Apply(now, m)
 		b.report = nil
-		b.settle(c, before, now)
+		b.settle(c, now)
 		l.own.pending.respond(c, &messages.Acked{Ticket: m.Ticket})
 		return
+	case *messages.SetBreakerMode:
+		b.request(c, &l.link, m.Ticket)
+		if _, err := l.own.circuit.SetMode(now, m.Mode, m.For); err != nil {
+			l.own.hooks.logger().Warn("breaker: SetBreakerMode refused", zap.String("breaker", l.name), zap.Error(err))
+		}
+		b.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.Tick:
 		if m.Generation != l.own.timerGen {
 			return
 		}
+		l.own.armed = time.Time{} // fired
 		l.own.circuit.Advance(now)
 	case *messages.Nudge:
 		// Its failures were taken in above.
@@ -282,6 +343,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		b.request(c, &l.link, m.Ticket)
 		if m.Breaker != nil {
 			l.own.circuit.Reconfigure(*m.Breaker)
+			l.own.circuit.Advance(now)
 		}
 		b.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
@@ -296,7 +358,7 @@ func (b *Breaker) Receive(c actor.Context) {
 		l.own.hooks.logger().Warn("breaker: unknown message", zap.String("breaker", l.name), zap.String("type", names.TypeName(m)))
 		return
 	}
-	b.settle(c, before, now)
+	b.settle(c, now)
 }
 
 // passivateIfIdle answers Passivate: the breaker stops when its circuit holds nothing
@@ -326,17 +388,17 @@ func (b *Breaker) started(c actor.Context) {
 	l := b.l
 	b.start(c, &l.link, "breaker", zap.Stringer("state", l.own.circuit.State()))
 	now := time.Now()
-	if l.own.circuit.Advance(now) {
-		b.changed(messages.Open, now)
-	}
+	l.own.circuit.Advance(now)
+	b.tell(now)
 	b.armTimer(c, now)
 	l.publish()
 }
 
-// observe takes in the successes and refusals callers counted since the last message.
-func (l *BreakerLink) observe() {
+// observe takes in the successes and refusals callers counted since the last message,
+// the successes as completed at at.
+func (l *BreakerLink) observe(at time.Time) {
 	if s := l.successes.Load(); s != l.own.seenSuccesses {
-		l.own.circuit.ObserveSuccesses(s - l.own.seenSuccesses)
+		l.own.circuit.ObserveSuccessesAt(at, s-l.own.seenSuccesses)
 		l.own.seenSuccesses = s
 	}
 	if r := l.refused.Load(); r != l.own.seenRefused {
@@ -345,37 +407,68 @@ func (l *BreakerLink) observe() {
 	}
 }
 
-// settle publishes the view and, when the state changed, re-arms the timer and tells
-// the hooks; then it sends the reply decided for the request in progress, so a caller
-// that returns and reads Metrics finds its call counted.
-func (b *Breaker) settle(c actor.Context, before messages.BreakerState, now time.Time) {
+// settle tells the hooks of the state changes (and MetricsOnly crossings), re-arms the
+// timer for the circuit's next deadline, and publishes the view; then it sends the reply
+// decided for the request in progress, so a caller that returns and reads Metrics finds
+// its call counted.
+func (b *Breaker) settle(c actor.Context, now time.Time) {
 	l := b.l
-	if after := l.own.circuit.State(); after != before {
-		b.changed(before, now)
-		b.armTimer(c, now)
-	}
+	b.tell(now)
+	b.armTimer(c, now)
 	l.publish()
 	b.flush(c, &l.link)
 }
 
-func (b *Breaker) changed(from messages.BreakerState, now time.Time) {
+// tell hands the circuit's transitions to the log and the hooks.
+func (b *Breaker) tell(now time.Time) {
 	l := b.l
-	to := l.own.circuit.State()
-	if ce := l.own.hooks.logger().Check(zap.InfoLevel, "breaker state change"); ce != nil {
-		ce.Write(zap.String("breaker", l.name), zap.Stringer("from", from), zap.Stringer("to", to))
-	}
-	if l.own.hooks.StateChanged != nil {
-		l.own.hooks.StateChanged(messages.StateChanged{Name: l.name, From: from, To: to, At: now})
+	for _, t := range l.own.circuit.Transitions() {
+		ev := messages.StateChanged{
+			Name: l.name, From: t.From, To: t.To, At: t.At, Reason: t.Reason.String(),
+			Calls: t.Counts.Calls, Failures: t.Counts.Failures, SlowCalls: t.Counts.SlowCalls,
+		}
+		if t.Exceeded {
+			if ce := l.own.hooks.logger().Check(zap.InfoLevel, "breaker threshold exceeded (metrics only)"); ce != nil {
+				ce.Write(zap.String("breaker", l.name), zap.String("reason", ev.Reason))
+			}
+			if l.own.hooks.ThresholdExceeded != nil {
+				l.own.hooks.ThresholdExceeded(ev)
+			}
+			continue
+		}
+		if ce := l.own.hooks.logger().Check(zap.InfoLevel, "breaker state change"); ce != nil {
+			ce.Write(zap.String("breaker", l.name), zap.Stringer("from", t.From), zap.Stringer("to", t.To), zap.String("reason", ev.Reason))
+		}
+		if l.own.hooks.StateChanged != nil {
+			l.own.hooks.StateChanged(ev)
+		}
 	}
 }
 
-// armTimer schedules the open→half-open tick when the circuit is open.
+// armTimer schedules the next Tick: at the circuit's next deadline (open delay,
+// ForcedOpen duration, MaxHalfOpen, window expiry) or, for a time window that admits
+// calls, at the next bucket boundary, whichever comes first. A Tick already armed for
+// that time is left alone.
 func (b *Breaker) armTimer(c actor.Context, now time.Time) {
-	b.stopTimer()
 	l := b.l
-	if l.own.circuit.State() != messages.Open {
+	circuit := l.own.circuit
+	at, ok := circuit.NextDeadline(now)
+	boundary := false
+	if s := circuit.State(); s == messages.Closed || s == messages.MetricsOnly {
+		if bt, bok := circuit.NextBoundary(now); bok && (!ok || !at.Before(bt)) {
+			at, ok, boundary = bt, true, true
+		}
+	}
+	if !ok {
+		b.stopTimer()
+		l.own.armed = time.Time{}
 		return
 	}
+	if b.cancel != nil && at.Equal(l.own.armed) {
+		l.own.boundary = boundary
+		return
+	}
+	l.own.armed, l.own.boundary = at, boundary
 	l.own.timerGen++
-	b.arm(c, max(l.own.circuit.OpenUntil().Sub(now), 0), l.own.timerGen)
+	b.arm(c, max(at.Sub(now), 0), l.own.timerGen)
 }

@@ -5,8 +5,21 @@
 // # State machines
 //
 // The decisions live in plain structs whose methods take the current time: [Circuit]
-// (closed → open → half-open → closed) and [Bucket] (a token bucket with a FIFO wait
-// queue). They are tested without an actor system.
+// (closed → open → half-open → closed, and the manual states) and [Bucket] (a token
+// bucket with a FIFO wait queue). A Circuit judges closed calls by a trip rule:
+// consecutive failures, or a [Window] (count or time buckets, failure rate, slow calls);
+// half-open probes by [Probes] in window modes; its open delay is [OpenDelay]. They are
+// tested without an actor system.
+//
+// # The breaker's protocol with the pipeline
+//
+// A [BreakerView] with Pass admits a call without a message. When it ends: a fast
+// success is counted by [BreakerLink.CountSuccess] (which says when the view wants it
+// as a Report instead, specs/breadth.md CB-7); a failure, a slow call (the view's
+// SlowCall > 0 asks callers to time calls) and any probe outcome go as a
+// messages.Report, with Slow and RetryAfter filled in. A time-window breaker ticks at
+// its bucket boundaries and files the successes counted on the side in the bucket that
+// just ended. Manual states arrive as messages.SetBreakerMode.
 //
 // # Actors and links
 //
@@ -39,7 +52,9 @@
 //
 // # Files
 //
-// circuit.go and bucket.go are the state machines; breaker.go and limiter.go each hold
+// circuit.go and bucket.go are the state machines; window.go, windowsnap.go,
+// halfopen.go and opendelay.go the breaker's window, its snapshot, the half-open
+// verdict and the open delay; breaker.go and limiter.go each hold
 // one actor with its link and view; link.go the part of a link both kinds share and
 // MailboxDepth; base.go what both actors share (the owner's common state, the request
 // in progress, timers, fault injection, passivation).

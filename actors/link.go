@@ -14,8 +14,15 @@ import (
 type Hooks struct {
 	// Logger receives the actor's logs; nil means none.
 	Logger *zap.Logger
-	// StateChanged is called on every breaker state change.
+	// StateChanged is called on every breaker state change, with its Reason and the
+	// window's counts.
 	StateChanged func(messages.StateChanged)
+	// ThresholdExceeded is called when a breaker in MetricsOnly mode meets a threshold it
+	// would have opened on: once per crossing (again only after the window stopped
+	// meeting every threshold). Its StateChanged has From and To both MetricsOnly, Reason
+	// the threshold met (failure_rate, slow_call_rate, ...) and the window's counts; the
+	// engine turns it into a BreakerThresholdExceeded event.
+	ThresholdExceeded func(messages.StateChanged)
 	// Saturated is called when a limiter runs out of tokens, and when it has some again.
 	Saturated func(messages.Saturated)
 	// Restarted is called by the new incarnation after a panic restarted the actor.

@@ -99,8 +99,12 @@ type Report struct {
 // DisableBreaker, MetricsOnly, ResetBreaker) or from an actor client sent to the engine's
 // PID: Mode ForcedOpen (for For, or until reset when For is 0), Disabled, MetricsOnly, or
 // Closed, which resets the breaker to automatic mode, closed, its window cleared. An actor
-// client gets a *Result whose Err is nil or the reason it was refused.
+// client gets a *Result whose Err is nil or the reason it was refused. The breaker
+// actor itself answers *Acked when Ticket is set.
 type SetBreakerMode struct {
+	// Ticket, when not zero, asks the breaker actor for an *Acked once the mode is set
+	// (the engine sets it when it forwards the message to the actor).
+	Ticket uint64
 	// Name is the breaker's name.
 	Name string
 	// Mode is the manual state to set, or Closed to reset.

@@ -49,6 +49,8 @@ const (
 	Crashed
 	// Cancelled: the caller sent Cancel while its request was queued.
 	Cancelled
+	// CircuitForcedOpen: the breaker is forced open by hand (policy.ErrCircuitForcedOpen).
+	CircuitForcedOpen
 )
 
 // String names the reason.
@@ -64,6 +66,8 @@ func (r Reason) String() string {
 		return "crashed"
 	case Cancelled:
 		return "cancelled"
+	case CircuitForcedOpen:
+		return "circuit_forced_open"
 	}
 	return "unknown"
 }

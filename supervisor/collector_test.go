@@ -318,7 +318,7 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
 				t.Fatal(err)
 			}
-			e.root.Send((*e.breakers.Load())["x"].PID(), &fault.Panic{Reason: "breaker test panic"})
+			inject(e, breakerOf(e, "x").PID(), &fault.Panic{Reason: "breaker test panic"})
 			synctest.Wait()
 			obsWant(t, obsScrape(t, reg), map[string]float64{
 				`bulwark_actor_restarts_total{kind="breaker",name="x"}`:             1,
@@ -335,7 +335,7 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			e := newEngine(t)
 			reg := obsRegistry(t, e)
-			e.root.Send(e.PID(), &fault.Panic{Reason: "supervisor test panic"})
+			inject(e, e.PID(), &fault.Panic{Reason: "supervisor test panic"})
 			synctest.Wait()
 			obsWant(t, obsScrape(t, reg), map[string]float64{
 				`bulwark_actor_restarts_total{kind="supervisor",name="supervisor"}`: 1,

@@ -21,14 +21,14 @@ func TestEnginePIDCannotBeStoppedByAClient(t *testing.T) {
 		root.Poison(e.PID())
 		root.Stop(e.PID())
 		root.Send(e.PID(), &actor.PoisonPill{})
-		if proc, ok := e.sys.ProcessRegistry.Get(e.PID()); ok {
+		if proc, ok := e.System().ProcessRegistry.Get(e.PID()); ok {
 			proc.SendSystemMessage(e.PID(), &actor.Stop{})
 			proc.SendSystemMessage(e.PID(), &actor.Restart{})
 		}
 		synctest.Wait()
 
 		select {
-		case <-e.supDone:
+		case <-supervisorDone(e):
 			t.Fatal("the supervisor actor stopped")
 		default:
 		}
@@ -63,7 +63,7 @@ func TestEnginePIDCannotBeStoppedByAClient(t *testing.T) {
 			t.Fatalf("Shutdown: %v", err)
 		}
 		select {
-		case <-e.supDone:
+		case <-supervisorDone(e):
 		default:
 			t.Fatal("Shutdown returned with the supervisor actor still running")
 		}

@@ -46,7 +46,7 @@ func TestActorPanicsUnderLoadAreRestartedAnswerEveryCallerAndKeepState(t *testin
 			}
 		}
 		ExecuteWithPolicy(ctx, e, both, ok42)
-		breakers, limiters := *e.breakers.Load(), *e.limiters.Load()
+		breakers, limiters := liveBreakers(e), liveLimiters(e)
 		targets := []*faultTarget{
 			{name: "f-breaker", pid: breakers["f-breaker"].PID(), closed: func() bool { return breakers["f-breaker"].View().State == messages.Closed }},
 			{name: "f-limiter", pid: limiters["f-limiter"].PID()},
@@ -132,10 +132,10 @@ func TestActorPanicsUnderLoadAreRestartedAnswerEveryCallerAndKeepState(t *testin
 			time.Sleep(5 * time.Millisecond)
 			tg := targets[i%len(targets)]
 			if i%3 == 2 && (tg.closed == nil || tg.closed()) {
-				e.root.Send(tg.pid, &fault.PanicOnNext{Reason: "injected on the next request"})
+				inject(e, tg.pid, &fault.PanicOnNext{Reason: "injected on the next request"})
 				tg.onNext++
 			} else {
-				e.root.Send(tg.pid, &fault.Panic{Reason: "injected"})
+				inject(e, tg.pid, &fault.Panic{Reason: "injected"})
 				tg.panics++
 			}
 		}
@@ -216,13 +216,13 @@ func TestBreakerCrashWhileRecordingProbeDoesNotWedgeHalfOpen(t *testing.T) {
 		ExecuteWithPolicy(ctx, e, p, failing)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		l := (*e.breakers.Load())["wedge"]
+		l := breakerOf(e, "wedge")
 		if s := l.View().State; s != messages.HalfOpen {
 			t.Fatalf("state %v; want half_open after the recovery timeout", s)
 		}
 		// The probe arms a panic on the actor's next request, which is its own Report.
 		if _, err := ExecuteWithPolicy(ctx, e, p, func(context.Context) (int, error) {
-			e.root.Send(l.PID(), &fault.PanicOnNext{Reason: "injected while recording the probe"})
+			inject(e, l.PID(), &fault.PanicOnNext{Reason: "injected while recording the probe"})
 			time.Sleep(time.Millisecond)
 			return 1, nil
 		}); err != nil {

@@ -22,10 +22,10 @@ func TestBreakerActorPanicIsSurvivedWithStateKept(t *testing.T) {
 		var p policy.Policy = policy.CircuitBreaker(3, time.Hour).Named("fragile")
 		ExecuteWithPolicy(ctx, e, p, failing)
 		ExecuteWithPolicy(ctx, e, p, failing)
-		l := (*e.breakers.Load())["fragile"]
+		l := breakerOf(e, "fragile")
 
 		// A panic on an unrelated message: the actor restarts, two failures are kept.
-		e.root.Send(l.PID(), &fault.Panic{Reason: "injected"})
+		inject(e, l.PID(), &fault.Panic{Reason: "injected"})
 		synctest.Wait()
 		if got := l.Restarts(); got != 1 {
 			t.Fatalf("restarts = %d; want 1", got)
@@ -48,8 +48,8 @@ func TestCallerOfCrashingActorGetsAnAnswer(t *testing.T) {
 		ctx := context.Background()
 		var p policy.Policy = policy.CircuitBreaker(5, time.Hour).Named("crashy")
 		ExecuteWithPolicy(ctx, e, p, ok42)
-		l := (*e.breakers.Load())["crashy"]
-		e.root.Send(l.PID(), &fault.PanicOnNext{Reason: "injected while reporting"})
+		l := breakerOf(e, "crashy")
+		inject(e, l.PID(), &fault.PanicOnNext{Reason: "injected while reporting"})
 		synctest.Wait()
 
 		// The failure report is the request the actor panics on: the caller must still return.
@@ -78,8 +78,8 @@ func TestLimiterActorPanicWhileDecidingGivesOverloaded(t *testing.T) {
 		e := newEngine(t)
 		var p policy.Policy = policy.RateLimit(1).WithBurst(1).WithMaxWait(time.Minute).Named("crashy")
 		ExecuteWithPolicy(context.Background(), e, p, ok42)
-		l := (*e.limiters.Load())["crashy"]
-		e.root.Send(l.PID(), &fault.PanicOnNext{Reason: "injected"})
+		l := limiterOf(e, "crashy")
+		inject(e, l.PID(), &fault.PanicOnNext{Reason: "injected"})
 		synctest.Wait()
 		_, err := ExecuteWithPolicy(context.Background(), e, p, ok42)
 		if !errors.Is(err, policy.ErrOverloaded) || !policy.IsRetryable(err) {
@@ -98,7 +98,7 @@ func TestSupervisorPanicKeepsRegistry(t *testing.T) {
 		e := newEngine(t)
 		var p policy.Policy = policy.CircuitBreaker(1, time.Hour).Named("kept")
 		ExecuteWithPolicy(context.Background(), e, p, failing)
-		e.root.Send(e.sup, &fault.Panic{Reason: "injected"})
+		inject(e, supervisorOf(e), &fault.Panic{Reason: "injected"})
 		synctest.Wait()
 		if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); !errors.Is(err, policy.ErrCircuitOpen) {
 			t.Fatalf("err = %v; want the open breaker to survive the supervisor's restart", err)
@@ -164,12 +164,12 @@ func TestMailboxLimitFailsFastWithOverloaded(t *testing.T) {
 		e := newEngine(t, WithMailboxLimit(3))
 		var p policy.Policy = policy.RateLimit(0.001).WithBurst(1).WithMaxWait(time.Hour).Named("tight")
 		ExecuteWithPolicy(context.Background(), e, p, ok42) // creates the actor, takes the token
-		l := (*e.limiters.Load())["tight"]
+		l := limiterOf(e, "tight")
 
 		release := make(chan struct{})
-		e.root.Send(l.PID(), &fault.Block{Release: release})
+		inject(e, l.PID(), &fault.Block{Release: release})
 		for range 5 {
-			e.root.RequestWithCustomSender(l.PID(), &messages.GetStats{}, e.inbox.pid)
+			injectAs(e, l.PID(), &messages.GetStats{}, inboxOf(e))
 		}
 		synctest.Wait()
 		if d := l.MailboxDepth(); d != 6 {

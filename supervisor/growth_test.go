@@ -65,7 +65,7 @@ func TestPerKeyBreakersArePassivatedWhenIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 		created := time.Now()
-		for (*e.breakers.Load())[key(-1)] != nil {
+		for liveBreakers(e)[key(-1)] != nil {
 			time.Sleep(time.Second)
 		}
 		lived := time.Since(created)
@@ -85,12 +85,12 @@ func TestPerKeyBreakersArePassivatedWhenIdle(t *testing.T) {
 					t.Fatalf("%s: %v", key(k), err)
 				}
 			}
-			peakLive = max(peakLive, len(*e.breakers.Load()))
+			peakLive = max(peakLive, len(liveBreakers(e)))
 			time.Sleep(4 * idle)
 			synctest.Wait()
 		}
 
-		live := *e.breakers.Load()
+		live := liveBreakers(e)
 		if len(live) != holding+1 {
 			t.Errorf("%d breakers live after the idle period; want %d (the registered one and %d holding a failure)", len(live), holding+1, holding)
 		}
@@ -151,15 +151,15 @@ func TestPassivatedNamesLeaveNoPerNameState(t *testing.T) {
 		}
 		time.Sleep(5 * time.Minute)
 		synctest.Wait() // also orders the supervisor's writes before the reads below
-		if n := len(*e.breakers.Load()); n != 0 {
+		if n := len(liveBreakers(e)); n != 0 {
 			t.Fatalf("%d breakers live; want all passivated", n)
 		}
-		if n := len(e.reg.byPID); n != 0 {
+		if n := children(e); n != 0 {
 			t.Fatalf("the registry keeps %d entries for 1000 names whose actors are all gone; want none", n)
 		}
 		// What is kept is each name's configuration, all 1000 sharing one copy.
-		if m := e.breakerKind.configs; len(m.byName) != 1000 || len(m.table) != 1 {
-			t.Fatalf("%d names remembered with %d configurations; want 1000 sharing 1", len(m.byName), len(m.table))
+		if names, configs := rememberedBreakers(e); names != 1000 || configs != 1 {
+			t.Fatalf("%d names remembered with %d configurations; want 1000 sharing 1", names, configs)
 		}
 	})
 }

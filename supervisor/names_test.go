@@ -21,7 +21,7 @@ func TestCancelledWhileCreatingANamedActorReportsTheContextAndTheOperation(t *te
 		e := newEngine(t)
 		release := make(chan struct{})
 		defer close(release)
-		e.root.Send(e.sup, &fault.Block{Release: release})
+		inject(e, supervisorOf(e), &fault.Block{Release: release})
 		synctest.Wait()
 
 		for _, p := range []policy.Policy{

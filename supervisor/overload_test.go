@@ -56,18 +56,18 @@ func TestMailboxLimitBoundsAFloodedActor(t *testing.T) {
 				case policy.CircuitBreakerPolicy:
 					ExecuteWithPolicy(ctx, e, tt.p, failing)
 					time.Sleep(time.Second)
-					l := (*e.breakers.Load())[p.Name]
+					l := liveBreakers(e)[p.Name]
 					depth, target = l.MailboxDepth, l.PID()
 				case policy.RateLimitPolicy:
 					ExecuteWithPolicy(ctx, e, tt.p, ok42)
-					l := (*e.limiters.Load())[p.Name]
+					l := liveLimiters(e)[p.Name]
 					depth, target = l.MailboxDepth, l.PID()
 				}
 				synctest.Wait()
 				heapBefore := relHeap()
 
 				release := make(chan struct{})
-				e.root.Send(target, &fault.Block{Release: release})
+				inject(e, target, &fault.Block{Release: release})
 				synctest.Wait()
 
 				var peak atomic.Int64

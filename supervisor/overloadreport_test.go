@@ -27,9 +27,9 @@ func TestMailboxLimitBoundsClosedStateFailureReports(t *testing.T) {
 		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil { // creates the breaker
 			t.Fatal(err)
 		}
-		l := (*e.breakers.Load())["flood"]
+		l := breakerOf(e, "flood")
 		release := make(chan struct{})
-		e.root.Send(l.PID(), &fault.Block{Release: release})
+		inject(e, l.PID(), &fault.Block{Release: release})
 		synctest.Wait()
 
 		errs := make(chan error, callers)
@@ -78,10 +78,10 @@ func TestMailboxLimitKeepsThresholdsExactForASequentialCaller(t *testing.T) {
 		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 			t.Fatal(err)
 		}
-		l := (*e.breakers.Load())["seq"]
+		l := breakerOf(e, "seq")
 		for i := 1; i <= 3; i++ {
 			release := make(chan struct{})
-			e.root.Send(l.PID(), &fault.Block{Release: release})
+			inject(e, l.PID(), &fault.Block{Release: release})
 			synctest.Wait()
 			done := make(chan error, 1)
 			go func() {

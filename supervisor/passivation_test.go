@@ -61,12 +61,12 @@ func TestIdleBreakerIsStillPassivatedAfterSlowCall(t *testing.T) {
 		if _, err := ExecuteWithPolicy(context.Background(), e, p, slow); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := (*e.breakers.Load())["slow"]; !ok {
+		if _, ok := liveBreakers(e)["slow"]; !ok {
 			t.Fatal("the breaker was passivated while its call ran")
 		}
 		time.Sleep(5 * idle)
 		synctest.Wait()
-		if _, ok := (*e.breakers.Load())["slow"]; ok {
+		if _, ok := liveBreakers(e)["slow"]; ok {
 			t.Fatal("the breaker is still live long after its last call ended")
 		}
 	})
@@ -85,9 +85,9 @@ func TestRegisterRacingPassivationConfiguresAndKeepsTheName(t *testing.T) {
 		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 			t.Fatal(err)
 		}
-		l := (*e.breakers.Load())["raced"]
+		l := breakerOf(e, "raced")
 		release := make(chan struct{})
-		e.root.Send(l.PID(), &fault.Block{Release: release})
+		inject(e, l.PID(), &fault.Block{Release: release})
 		time.Sleep(2 * idle) // the idle scan queues a Passivate behind the block
 		synctest.Wait()
 
@@ -105,7 +105,7 @@ func TestRegisterRacingPassivationConfiguresAndKeepsTheName(t *testing.T) {
 
 		time.Sleep(5 * idle)
 		synctest.Wait()
-		if _, ok := (*e.breakers.Load())["raced"]; !ok {
+		if _, ok := liveBreakers(e)["raced"]; !ok {
 			t.Fatal("the registered breaker was passivated")
 		}
 		ExecuteWithPolicy(ctx, e, p, failing)
@@ -134,7 +134,7 @@ func TestPassivatedBreakerKeepsItsFirstConfiguration(t *testing.T) {
 		}
 		time.Sleep(5 * idle)
 		synctest.Wait()
-		if n := len(*e.breakers.Load()) + len(*e.limiters.Load()); n != 0 {
+		if n := len(liveBreakers(e)) + len(liveLimiters(e)); n != 0 {
 			t.Fatalf("%d actors live; want both passivated", n)
 		}
 

@@ -59,7 +59,7 @@ func relMiB(n int64) float64 { return float64(n) / (1 << 20) }
 // actor plus the engine's own few.
 func relProcesses(e *Engine) int {
 	n := 0
-	for _, m := range e.sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+	for _, m := range e.System().ProcessRegistry.LocalPIDs.LocalPIDs {
 		n += m.Count()
 	}
 	return n

@@ -1,4 +1,4 @@
-package supervisor
+package telemetry
 
 import (
 	"strconv"
@@ -76,11 +76,14 @@ func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	return nil
 }
 
-// eventHub fans events out to subscribers. Publishing never blocks: an event that does
-// not fit a subscriber's buffer is dropped and counted.
-type eventHub struct {
-	subs atomic.Pointer[[]*subscriber]
-	mu   sync.Mutex // serialises changes to subs
+// Hub fans events out to subscribers. Publishing never blocks: an event that does not
+// fit a subscriber's buffer is dropped and counted. Build one with NewHub.
+type Hub struct {
+	subs    atomic.Pointer[[]*subscriber]
+	mu      sync.Mutex // serialises changes to subs and closed
+	closed  bool       // guarded by mu: Close was called
+	dropped *atomic.Uint64
+	warn    *Warner
 }
 
 type subscriber struct {
@@ -89,16 +92,19 @@ type subscriber struct {
 	closed bool
 }
 
-// Subscribe returns a channel that receives breaker state changes and limiter
-// saturation changes, and a cancel function that stops the subscription and closes the
-// channel. Events are delivered asynchronously: the engine never waits for a subscriber,
-// and an event that does not fit the buffer (buffer < 1 means 1) is dropped and counted
-// in Metrics().DroppedEvents. The channel is closed at Shutdown as well.
-func (e *Engine) Subscribe(buffer int) (events <-chan Event, cancel func()) {
+// NewHub returns a hub that counts dropped events in dropped and warns of the first
+// through warn.
+func NewHub(dropped *atomic.Uint64, warn *Warner) *Hub {
+	return &Hub{dropped: dropped, warn: warn}
+}
+
+// Subscribe returns a channel that receives every event published from now on and a
+// cancel function that stops the subscription and closes the channel; buffer < 1 means
+// 1. After Close, or when refuse is set, the channel is closed at once.
+func (h *Hub) Subscribe(buffer int, refuse bool) (events <-chan Event, cancel func()) {
 	s := &subscriber{ch: make(chan Event, max(buffer, 1))}
-	h := &e.events
 	h.mu.Lock()
-	if e.closed.Load() && isClosed(e.done) {
+	if refuse || h.closed {
 		h.mu.Unlock()
 		close(s.ch)
 		return s.ch, func() {}
@@ -113,16 +119,7 @@ func (e *Engine) Subscribe(buffer int) (events <-chan Event, cancel func()) {
 	return s.ch, func() { h.remove(s) }
 }
 
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
-func (h *eventHub) remove(s *subscriber) {
+func (h *Hub) remove(s *subscriber) {
 	h.mu.Lock()
 	if cur := h.subs.Load(); cur != nil {
 		next := make([]*subscriber, 0, len(*cur))
@@ -146,10 +143,12 @@ func (s *subscriber) close() {
 	s.mu.Unlock()
 }
 
-func (h *eventHub) closeAll() {
+// Close closes every subscriber's channel; later subscriptions get a closed channel.
+func (h *Hub) Close() {
 	h.mu.Lock()
 	cur := h.subs.Load()
 	h.subs.Store(nil)
+	h.closed = true
 	h.mu.Unlock()
 	if cur != nil {
 		for _, s := range *cur {
@@ -158,8 +157,9 @@ func (h *eventHub) closeAll() {
 	}
 }
 
-func (e *Engine) publish(ev Event) {
-	cur := e.events.subs.Load()
+// Publish delivers ev to every subscriber with room for it.
+func (h *Hub) Publish(ev Event) {
+	cur := h.subs.Load()
 	if cur == nil {
 		return
 	}
@@ -170,31 +170,14 @@ func (e *Engine) publish(ev Event) {
 			select {
 			case s.ch <- ev:
 			default:
-				e.eventsDropped.Add(1)
+				h.dropped.Add(1)
 				dropped = true
 			}
 		}
 		s.mu.Unlock()
 	}
 	if dropped {
-		e.warnOnce("events-dropped", "an event subscriber's buffer is full: events are dropped and counted in Metrics().DroppedEvents",
+		h.warn.Once("events-dropped", "an event subscriber's buffer is full: events are dropped and counted in Metrics().DroppedEvents",
 			zap.Stringer("kind", ev.Kind), zap.String("name", ev.Name))
 	}
-}
-
-// breakerChanged is the breakers' StateChanged hook; it runs in the breaker actor.
-func (e *Engine) breakerChanged(m messages.StateChanged) {
-	if m.To == messages.Open {
-		e.trips.Add(1)
-	}
-	e.publish(Event{Kind: BreakerStateChanged, Name: m.Name, From: m.From, To: m.To, At: m.At})
-}
-
-// limiterSaturated is the limiters' Saturated hook; it runs in the limiter actor.
-func (e *Engine) limiterSaturated(m messages.Saturated) {
-	kind := LimiterRecovered
-	if m.Saturated {
-		kind = LimiterSaturated
-	}
-	e.publish(Event{Kind: kind, Name: m.Name, At: m.At})
 }

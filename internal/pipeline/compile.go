@@ -63,13 +63,23 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 
 // compile validates p and flattens it into stages: Combine nests first-outermost, so
 // Combine(a, Combine(b, c), d) runs as a(b(c(d(fn)))) — exactly the flat list a, b, c, d.
-// This is the one switch from policy kinds to stages.
 func compile(p policy.Policy) *Plan {
-	pl := &Plan{policy: p}
+	pl := &Plan{}
+	compileInto(pl, p)
+	return pl
+}
+
+// compileInto is compile into pl, which the caller allocated (the plan cache holds its
+// plans inline). It holds the one switch from policy kinds to stages.
+func compileInto(pl *Plan, p policy.Policy) {
+	pl.policy = p
 	if err := validate(p); err != nil {
 		pl.err = err
-		return pl
+		return
 	}
+	n := 0
+	walk(p, func(policy.Policy) { n++ })
+	pl.stages = make([]stage, 0, n)
 	walk(p, func(q policy.Policy) {
 		if pl.err != nil {
 			return
@@ -90,7 +100,6 @@ func compile(p policy.Policy) *Plan {
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
 		}
 	})
-	return pl
 }
 
 // walk calls f on every non-combined policy in p, in order; a policy.Spec is unwrapped.

@@ -39,7 +39,8 @@ func (pc *planCache) get(p policy.Policy) *Plan {
 	if cp := slot.Load(); cp != nil && cp.key == key && cp.typ == typ {
 		return &cp.Plan
 	}
-	cp := &cachedPlan{typ: typ, key: key, Plan: *compile(p)}
+	cp := &cachedPlan{typ: typ, key: key}
+	compileInto(&cp.Plan, p)
 	slot.Store(cp)
 	return &cp.Plan
 }

@@ -68,15 +68,15 @@ type waiter struct {
 	undo   Undo
 }
 
-// NoAnswerError says why an Ask ended without an answer.
+// NoAnswerError says why an Ask ended without an answer: Cancelled (the caller's
+// context ended), Stopped (the asked actor stopped for good) or Shutdown (the engine
+// shut down).
 type NoAnswerError int
 
+// The reasons an Ask ends without an answer.
 const (
-	// Cancelled: the caller's context ended.
 	Cancelled NoAnswerError = iota + 1
-	// Stopped: the asked actor stopped for good.
 	Stopped
-	// Shutdown: the engine shut down.
 	Shutdown
 )
 

@@ -14,14 +14,9 @@ import (
 // target is a fake actor process: it hands every user message to a channel.
 type target struct{ got chan any }
 
-func (t *target) SendUserMessage(_ *actor.PID, m any) {
-	if env, ok := m.(*actor.MessageEnvelope); ok {
-		m = env.Message
-	}
-	t.got <- m
-}
-func (t *target) SendSystemMessage(*actor.PID, any) {}
-func (t *target) Stop(*actor.PID)                   {}
+func (t *target) SendUserMessage(_ *actor.PID, m any) { t.got <- actor.UnwrapEnvelopeMessage(m) }
+func (t *target) SendSystemMessage(*actor.PID, any)   {}
+func (t *target) Stop(*actor.PID)                     {}
 
 type fixture struct {
 	in     *Inbox
@@ -75,12 +70,13 @@ func TestAskDeliversTheAnswerToItsTicket(t *testing.T) {
 	}
 }
 
-func TestAbandonedTokenIsCancelledThenRefunded(t *testing.T) {
-	f := newFixture(t)
+// abandon starts an Ask with undo and gives up on it; it returns the request's ticket.
+func (f *fixture) abandon(t *testing.T, undo Undo) uint64 {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := f.in.Ask(ctx, f.pid, nil, func(ticket uint64) any { return &messages.Acquire{Ticket: ticket} }, UndoToken)
+		_, err := f.in.Ask(ctx, f.pid, nil, func(ticket uint64) any { return &messages.Acquire{Ticket: ticket} }, undo)
 		errc <- err
 	}()
 	req := f.next(t).(*messages.Acquire)
@@ -88,11 +84,17 @@ func TestAbandonedTokenIsCancelledThenRefunded(t *testing.T) {
 	if err := <-errc; err != Cancelled {
 		t.Fatalf("err = %v; want Cancelled", err)
 	}
-	if c, ok := f.next(t).(*messages.Cancel); !ok || c.Ticket != req.Ticket {
-		t.Fatalf("after giving up the target got %v; want Cancel of ticket %d", c, req.Ticket)
+	return req.Ticket
+}
+
+func TestAbandonedTokenIsCancelledThenRefunded(t *testing.T) {
+	f := newFixture(t)
+	ticket := f.abandon(t, UndoToken)
+	if c, ok := f.next(t).(*messages.Cancel); !ok || c.Ticket != ticket {
+		t.Fatalf("after giving up the target got %v; want Cancel of ticket %d", c, ticket)
 	}
 	at := time.Unix(1, 0)
-	f.in.SendUserMessage(nil, &messages.Granted{Ticket: req.Ticket, At: at})
+	f.in.SendUserMessage(nil, &messages.Granted{Ticket: ticket, At: at})
 	if r, ok := f.next(t).(*messages.Refund); !ok || !r.GrantedAt.Equal(at) {
 		t.Fatalf("a late grant got %v; want a Refund of the token granted at %v", r, at)
 	}
@@ -100,16 +102,8 @@ func TestAbandonedTokenIsCancelledThenRefunded(t *testing.T) {
 
 func TestAbandonedProbeIsReportedNeutral(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := f.in.Ask(ctx, f.pid, nil, func(ticket uint64) any { return &messages.Acquire{Ticket: ticket} }, UndoProbe)
-		errc <- err
-	}()
-	req := f.next(t).(*messages.Acquire)
-	cancel()
-	<-errc
-	f.in.SendUserMessage(nil, &messages.Granted{Ticket: req.Ticket, Generation: 3, Probe: true})
+	ticket := f.abandon(t, UndoProbe)
+	f.in.SendUserMessage(nil, &messages.Granted{Ticket: ticket, Generation: 3, Probe: true})
 	r, ok := f.next(t).(*messages.Report)
 	if !ok || r.Outcome != messages.Neutral || !r.Probe || r.Generation != 3 {
 		t.Fatalf("a late probe grant got %v; want a neutral probe Report of generation 3", r)

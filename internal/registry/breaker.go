@@ -25,15 +25,11 @@ const (
 )
 
 func newBreakers(r *Registry) *Breakers {
-	state := prometheus.NewDesc("bulwark_breaker_state",
-		"State of a circuit breaker: 0 closed, 1 open, 2 half-open.",
-		[]string{"name"}, nil)
-	calls := prometheus.NewDesc("bulwark_breaker_calls_total",
+	state := perName("bulwark_breaker_state", "State of a circuit breaker: 0 closed, 1 open, 2 half-open.")
+	calls := perName("bulwark_breaker_calls_total",
 		"Calls that reached a circuit breaker, by outcome: success and failure for calls it let through, rejected for calls it refused.",
-		[]string{"name", "outcome"}, nil)
-	trips := prometheus.NewDesc("bulwark_breaker_trips_total",
-		"Moves of a circuit breaker into the open state.",
-		[]string{"name"}, nil)
+		"outcome")
+	trips := perName("bulwark_breaker_trips_total", "Moves of a circuit breaker into the open state.")
 	return &Breakers{
 		kind: "breaker", r: r, spawn: Backend.Breaker,
 		reconfigure: func(t uint64, p policy.CircuitBreakerPolicy) any {

@@ -109,6 +109,11 @@ func (f *Family[L, P, S]) Collect(ch chan<- prometheus.Metric, actor func(kind, 
 	})
 }
 
+// perName describes a family's series with the label name, then labels.
+func perName(metric, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(metric, help, append([]string{"name"}, labels...), nil)
+}
+
 // emitter sends constant metrics.
 type emitter struct{ ch chan<- prometheus.Metric }
 

@@ -18,18 +18,10 @@ func (Local) Limiter(name string, p policy.RateLimitPolicy, env Env) (*actors.Li
 }
 
 func newLimiters(r *Registry) *Limiters {
-	admitted := prometheus.NewDesc("bulwark_limiter_admitted_total",
-		"Calls a rate limiter admitted.",
-		[]string{"name"}, nil)
-	rejected := prometheus.NewDesc("bulwark_limiter_rejected_total",
-		"Calls a rate limiter refused.",
-		[]string{"name"}, nil)
-	waiting := prometheus.NewDesc("bulwark_limiter_waiting",
-		"Callers queued for a token of a rate limiter in wait mode.",
-		[]string{"name"}, nil)
-	tokens := prometheus.NewDesc("bulwark_limiter_tokens",
-		"Tokens a rate limiter holds, as of its latest activity; fractions count.",
-		[]string{"name"}, nil)
+	admitted := perName("bulwark_limiter_admitted_total", "Calls a rate limiter admitted.")
+	rejected := perName("bulwark_limiter_rejected_total", "Calls a rate limiter refused.")
+	waiting := perName("bulwark_limiter_waiting", "Callers queued for a token of a rate limiter in wait mode.")
+	tokens := perName("bulwark_limiter_tokens", "Tokens a rate limiter holds, as of its latest activity; fractions count.")
 	return &Limiters{
 		kind: "limiter", r: r, spawn: Backend.Limiter,
 		reconfigure: func(t uint64, p policy.RateLimitPolicy) any {

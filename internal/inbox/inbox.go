@@ -80,14 +80,14 @@ const (
 	Shutdown
 )
 
+// noAnswerText is what each NoAnswerError reads.
+var noAnswerText = [...]string{Cancelled: "caller gave up", Stopped: "actor stopped", Shutdown: "engine shut down"}
+
 func (e NoAnswerError) Error() string {
-	switch e {
-	case Cancelled:
-		return "caller gave up"
-	case Stopped:
-		return "actor stopped"
+	if e < Cancelled || e > Shutdown {
+		return "no answer"
 	}
-	return "engine shut down"
+	return noAnswerText[e]
 }
 
 // SendUserMessage routes an answer to its waiter by ticket. An answer nobody waits for

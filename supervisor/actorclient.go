@@ -99,28 +99,37 @@ func (e *Engine) executeMessage(m messages.Execute, sender *actor.PID) {
 }
 
 // runMessage runs an actor client's operation, sends its Result and gives back the
-// delivery's place in the gate (see executeMessage).
+// delivery's place in the gate (see executeMessage). Its frame is kept small: the
+// operation runs on a fresh goroutine, whose first stack it must fit in.
 func (e *Engine) runMessage(m messages.Execute, sender *actor.PID) {
-	var c pipeline.Call
-	var res *messages.Result
-	defer func() {
-		if res == nil { // the function called runtime.Goexit; its call counted it
-			res = &messages.Result{ID: m.ID, Err: c.GoexitErr(), Attempts: c.Attempts()}
-		}
-		e.root.Send(sender, res)
-		e.env.LeaveRefused()
-	}()
-	ctx := context.Background()
+	ctx, cancel := context.Background(), context.CancelFunc(nil)
 	if !m.Deadline.IsZero() {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, m.Deadline)
+	}
+	var c pipeline.Call
+	c.Init(ctx, m.ID, m.Critical)
+	res := &messages.Result{ID: m.ID}
+	returned := false
+	defer e.deliver(sender, res, &c, &returned)
+	if cancel != nil {
 		defer cancel()
 	}
 	p := m.Policy
 	if p == nil {
 		p = policy.None()
 	}
-	c = pipeline.NewCall(ctx, m.ID, m.Critical)
-	v, err := pipeline.Execute(&c, e.env, p, m.Fn)
-	res = &messages.Result{ID: m.ID, Value: v, Err: err, Attempts: c.Attempts()}
+	res.Value, res.Err = pipeline.Execute(&c, e.env, p, m.Fn)
+	returned = true
+}
+
+// deliver sends an actor client's Result and gives back the delivery's place in the
+// gate; when the function called runtime.Goexit (returned is false), the Result carries
+// ErrPanic (the call itself counted it).
+func (e *Engine) deliver(sender *actor.PID, res *messages.Result, c *pipeline.Call, returned *bool) {
+	if !*returned {
+		res.Value, res.Err = nil, c.GoexitErr()
+	}
+	res.Attempts = c.Attempts()
+	e.root.Send(sender, res)
+	e.env.LeaveRefused()
 }

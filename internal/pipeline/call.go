@@ -40,55 +40,88 @@ func NewCall(caller context.Context, id string, critical bool) Call {
 	return Call{caller: caller, id: id, critical: critical}
 }
 
+// Init makes c, a zero Call, the state of a call as NewCall does, in place: for a frame
+// that must stay small (a fresh goroutine's first stack).
+func (c *Call) Init(caller context.Context, id string, critical bool) {
+	c.caller, c.id, c.critical = caller, id, critical
+}
+
 // Attempts returns the attempts the call started.
 func (c *Call) Attempts() int { return c.attempts }
 
 // Execute runs fn under p for c on env: p compiles through env's identity cache (None and
 // a plain Retry need no plan). Its errors are described by supervisor.ExecuteWithPolicy.
 func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context) (T, error)) (v T, err error) {
-	switch {
-	case c.caller == nil:
-		return v, invalid(c.id, "context is nil")
-	case fn == nil:
-		return v, invalid(c.id, "function is nil")
+	if c.caller == nil || fn == nil {
+		return v, c.checkInput()
 	}
 	c.env = env
 	c.policy = p
+	var r route
+	if err := env.route(c, p, &r); err != nil {
+		return v, err
+	}
+	return execute(c, env, r.stages, r.direct, r.attempts, r.backoff, fn)
+}
+
+// checkInput is the error of a call refused before anything ran: a nil context (checked
+// first), or a nil function.
+func (c *Call) checkInput() error {
+	if c.caller == nil {
+		return invalid(c.id, "context is nil")
+	}
+	return invalid(c.id, "function is nil")
+}
+
+// route is how a call runs: through stages, or direct (None, a plain Retry).
+type route struct {
+	stages   []stage
+	direct   bool
+	attempts int
+	backoff  policy.Backoff
+}
+
+// route finds how c runs under p, or the error refusing it. It is not generic and not
+// inlined, so that its frame is not on the stack while the call runs.
+//
+//go:noinline
+func (env *Env) route(c *Call, p policy.Policy, r *route) error {
 	switch pp := p.(type) {
 	case nil:
-		return v, invalid(c.id, "policy is nil")
+		return invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
-		return execute(c, env, nil, true, 0, nil, fn)
+		r.direct = true
+		return nil
 	case policy.RetryPolicy:
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
 			if err := validate(pp); err != nil {
-				return v, invalidPolicy(c.id, err)
+				return invalidPolicy(c.id, err)
 			}
 		}
-		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
+		r.direct, r.attempts, r.backoff = true, pp.MaxAttempts, pp.Backoff
+		return nil
 	}
 	pl := env.plans.get(p)
 	if pl.err != nil {
-		return v, invalidPolicy(c.id, pl.err)
+		return invalidPolicy(c.id, pl.err)
 	}
 	if pl.byID && c.id != "" && !utf8.ValidString(c.id) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
-		return v, invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+		return invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
-	return execute(c, env, pl.stages, false, 0, nil, fn)
+	r.stages = pl.stages
+	return nil
 }
 
 // ExecutePlan runs fn under the prepared plan pl for c; c's operation ID is the plan's.
 func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) (v T, err error) {
 	c.id = pl.id
-	switch {
-	case pl.env == nil:
+	if pl.env == nil {
 		return v, invalid(c.id, "the plan was not made by Prepare")
-	case c.caller == nil:
-		return v, invalid(c.id, "context is nil")
-	case fn == nil:
-		return v, invalid(c.id, "function is nil")
+	}
+	if c.caller == nil || fn == nil {
+		return v, c.checkInput()
 	}
 	c.env = pl.env
 	c.policy = pl.policy

@@ -3,23 +3,24 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
-
-var errObsFailure = errors.New("observability test failure")
-
-func obsOK(context.Context) (int, error)   { return 1, nil }
-func obsFail(context.Context) (int, error) { return 0, errObsFailure }
 
 // obsRegistry registers e's collector on a fresh pedantic registry.
 func obsRegistry(t *testing.T, e *Engine) *prometheus.Registry {
@@ -107,32 +108,32 @@ func TestCollectorCountersEqualMetrics(t *testing.T) {
 	timeout := policy.Policy(policy.Timeout(time.Millisecond))
 
 	// Breaker x: one success, two failures open it, then one call is rejected.
-	if _, err := ExecuteWithPolicy(ctx, e, breaker, obsOK); err != nil {
+	if _, err := ExecuteWithPolicy(ctx, e, breaker, ok42); err != nil {
 		t.Fatal(err)
 	}
 	if v := obsScrape(t, reg)[`bulwark_breaker_state{name="x"}`]; v != 0 {
 		t.Fatalf("state of a fresh breaker = %v; want 0 (closed)", v)
 	}
 	for range 2 {
-		if _, err := ExecuteWithPolicy(ctx, e, breaker, obsFail); !errors.Is(err, errObsFailure) {
+		if _, err := ExecuteWithPolicy(ctx, e, breaker, failing); !errors.Is(err, errTemporary) {
 			t.Fatalf("failing call: %v", err)
 		}
 	}
-	if _, err := ExecuteWithPolicy(ctx, e, breaker, obsOK); !errors.Is(err, policy.ErrCircuitOpen) {
+	if _, err := ExecuteWithPolicy(ctx, e, breaker, ok42); !errors.Is(err, policy.ErrCircuitOpen) {
 		t.Fatalf("call to an open breaker: %v; want ErrCircuitOpen", err)
 	}
 	// Limiter y: the only token, then a rejection.
-	if _, err := ExecuteWithPolicy(ctx, e, limiter, obsOK); err != nil {
+	if _, err := ExecuteWithPolicy(ctx, e, limiter, ok42); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ExecuteWithPolicy(ctx, e, limiter, obsOK); !errors.Is(err, policy.ErrRateLimited) {
+	if _, err := ExecuteWithPolicy(ctx, e, limiter, ok42); !errors.Is(err, policy.ErrRateLimited) {
 		t.Fatalf("second call: %v; want ErrRateLimited", err)
 	}
 	// Two retries, then success; a timeout; a panic.
 	n := 0
 	if _, err := ExecuteWithPolicy(ctx, e, retry, func(context.Context) (int, error) {
 		if n++; n < 3 {
-			return 0, errObsFailure
+			return 0, errTemporary
 		}
 		return n, nil
 	}); err != nil {
@@ -224,12 +225,12 @@ func TestCollectorBreakerStateGaugeFlips(t *testing.T) {
 			return v
 		}
 
-		ExecuteWithPolicy(ctx, e, p, obsOK)
+		ExecuteWithPolicy(ctx, e, p, ok42)
 		if s := state(); s != 0 {
 			t.Fatalf("closed breaker: state %v; want 0", s)
 		}
-		ExecuteWithPolicy(ctx, e, p, obsFail)
-		ExecuteWithPolicy(ctx, e, p, obsFail)
+		ExecuteWithPolicy(ctx, e, p, failing)
+		ExecuteWithPolicy(ctx, e, p, failing)
 		if s := state(); s != 1 {
 			t.Fatalf("after 2 failures: state %v; want 1 (open)", s)
 		}
@@ -238,7 +239,7 @@ func TestCollectorBreakerStateGaugeFlips(t *testing.T) {
 		if s := state(); s != 2 {
 			t.Fatalf("after the recovery timeout: state %v; want 2 (half-open)", s)
 		}
-		if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 			t.Fatalf("probe: %v", err)
 		}
 		if s := state(); s != 0 {
@@ -262,7 +263,7 @@ func TestCollectorDropsPassivatedActorsSeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range []policy.Policy{breaker, limiter} {
-			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -299,7 +300,7 @@ func TestCollectorDropsPassivatedActorsSeries(t *testing.T) {
 		obsLint(t, e)
 
 		// Used again, the breaker comes back with fresh counters.
-		if _, err := ExecuteWithPolicy(ctx, e, breaker, obsOK); err != nil {
+		if _, err := ExecuteWithPolicy(ctx, e, breaker, ok42); err != nil {
 			t.Fatal(err)
 		}
 		if v, ok := obsScrape(t, reg)[`bulwark_breaker_calls_total{name="idle-b",outcome="success"}`]; !ok || v != 1 {
@@ -315,7 +316,7 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 			reg := obsRegistry(t, e)
 			ctx := context.Background()
 			p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
-			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 				t.Fatal(err)
 			}
 			inject(e, breakerOf(e, "x").PID(), &fault.Panic{Reason: "breaker test panic"})
@@ -326,7 +327,7 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 				`bulwark_actor_mailbox_depth{kind="breaker",name="x"}`:              0,
 				`bulwark_breaker_calls_total{name="x",outcome="success"}`:           1,
 			})
-			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 				t.Fatalf("after the restart: %v", err)
 			}
 		})
@@ -342,7 +343,7 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 				`bulwark_actor_mailbox_depth{kind="supervisor",name="supervisor"}`:  0,
 			})
 			p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("z"))
-			if _, err := ExecuteWithPolicy(context.Background(), e, p, obsOK); err != nil {
+			if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); err != nil {
 				t.Fatalf("after the restart: %v", err)
 			}
 			if v := obsScrape(t, reg)[`bulwark_actor_mailbox_depth{kind="supervisor",name="supervisor"}`]; v != 0 {
@@ -357,9 +358,9 @@ func TestCollectorDurationHistogram(t *testing.T) {
 	reg := obsRegistry(t, e)
 	ctx := context.Background()
 	for range 3 {
-		ExecuteWithPolicy(ctx, e, policy.Policy(policy.None()), obsOK)
+		ExecuteWithPolicy(ctx, e, policy.Policy(policy.None()), ok42)
 	}
-	ExecuteWithPolicy(ctx, e, policy.Policy(policy.Retry(2).WithBackoff(policy.FixedBackoff{})), obsFail)
+	ExecuteWithPolicy(ctx, e, policy.Policy(policy.Retry(2).WithBackoff(policy.FixedBackoff{})), failing)
 	got := obsScrape(t, reg)
 	if c := got["bulwark_operation_duration_seconds_count"]; c != 4 {
 		t.Fatalf("histogram count = %v; want 4 operations", c)
@@ -379,7 +380,7 @@ func TestCollectorHasNoInvalidLabelValues(t *testing.T) {
 	e := newEngine(t)
 	reg := obsRegistry(t, e)
 	name := "bad\xffname"
-	if _, err := ExecuteWithPolicy(context.Background(), e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named(name)), obsOK); !errors.Is(err, policy.ErrInvalidPolicy) {
+	if _, err := ExecuteWithPolicy(context.Background(), e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named(name)), ok42); !errors.Is(err, policy.ErrInvalidPolicy) {
 		t.Fatalf("err %v; want ErrInvalidPolicy", err)
 	}
 	for k := range obsScrape(t, reg) {
@@ -395,8 +396,8 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 	e := newEngine(t, WithDurationHistogram())
 	reg := obsRegistry(t, e)
 	ctx := context.Background()
-	ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named("b")), obsOK)
-	ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named("l")), obsOK)
+	ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named("b")), ok42)
+	ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named("l")), ok42)
 	got := obsScrape(t, reg)
 	var names []string
 	seen := map[string]bool{}
@@ -424,4 +425,244 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 		t.Fatalf("metric names:\n got %v\nwant %v", names, want)
 	}
 	obsLint(t, e)
+}
+
+// obsNext returns the event waiting in ch, failing if there is none.
+func obsNext(t *testing.T, ch <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("event channel closed")
+		}
+		return ev
+	default:
+		t.Fatal("no event waiting")
+		return Event{}
+	}
+}
+
+func TestSubscribeReceivesBreakerTransitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		events, cancel := e.Subscribe(1)
+		defer cancel()
+		ctx := context.Background()
+		p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
+		check := func(ev Event, from, to messages.BreakerState, at time.Time) {
+			t.Helper()
+			if ev.Kind != BreakerStateChanged || ev.Name != "x" || ev.From != from || ev.To != to {
+				t.Fatalf("event = %+v; want breaker_state_changed x %v → %v", ev, from, to)
+			}
+			if !ev.At.Equal(at) {
+				t.Fatalf("event %v → %v at %v; want %v", from, to, ev.At, at)
+			}
+		}
+
+		t0 := time.Now()
+		for range 2 {
+			ExecuteWithPolicy(ctx, e, p, failing)
+		}
+		// The trip is published before the failing call that caused it returns.
+		check(obsNext(t, events), messages.Closed, messages.Open, t0)
+
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		check(obsNext(t, events), messages.Open, messages.HalfOpen, t0.Add(time.Hour))
+
+		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		check(obsNext(t, events), messages.HalfOpen, messages.Closed, t0.Add(time.Hour))
+
+		select {
+		case ev := <-events:
+			t.Fatalf("unexpected event %+v", ev)
+		default:
+		}
+		if d := e.Metrics().DroppedEvents; d != 0 {
+			t.Fatalf("DroppedEvents = %d with a subscriber that kept up; want 0", d)
+		}
+	})
+}
+
+func TestSubscribeReportsLimiterSaturation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		events, cancel := e.Subscribe(4)
+		defer cancel()
+		ctx := context.Background()
+		p := policy.Policy(policy.RateLimit(1).WithMaxWait(10 * time.Second).Named("w"))
+		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+				t.Errorf("queued call: %v", err)
+			}
+		})
+		synctest.Wait() // the second call waits in the limiter's queue
+		ev := obsNext(t, events)
+		if ev.Kind != LimiterSaturated || ev.Name != "w" {
+			t.Fatalf("event = %+v; want limiter_saturated w", ev)
+		}
+		time.Sleep(time.Second)
+		wg.Wait()
+	})
+}
+
+func TestSlowSubscriberDoesNotStallExecute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zap.WarnLevel)
+		e := newEngine(t, WithLogger(zap.New(core)))
+		slow, cancelSlow := e.Subscribe(1) // never read until the end
+		defer cancelSlow()
+		fast, cancelFast := e.Subscribe(1)
+		var got []Event
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for ev := range fast {
+				got = append(got, ev)
+			}
+		})
+
+		ctx := context.Background()
+		p := policy.Policy(policy.CircuitBreaker(1, time.Second).Named("flappy"))
+		const cycles = 20
+		for i := range cycles {
+			// A call blocked on a subscriber would either deadlock the bubble or let the
+			// fake clock move while it waits: neither may happen.
+			start := time.Now()
+			if _, err := ExecuteWithPolicy(ctx, e, p, failing); !errors.Is(err, errTemporary) {
+				t.Fatalf("cycle %d: failing call: %v", i, err)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Fatalf("cycle %d: the failing call took %v of bubble time; want 0", i, d)
+			}
+			synctest.Wait() // the fast subscriber takes the trip event
+			time.Sleep(time.Second)
+			synctest.Wait() // half-open, on the breaker's timer
+			start = time.Now()
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
+				t.Fatalf("cycle %d: probe: %v", i, err)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Fatalf("cycle %d: the probe took %v of bubble time; want 0", i, d)
+			}
+			synctest.Wait()
+		}
+
+		const published = 3 * cycles // closed → open → half_open → closed, per cycle
+		m := e.Metrics()
+		if m.DroppedEvents != published-1 {
+			t.Fatalf("DroppedEvents = %d; want %d (the slow subscriber's buffer holds 1)", m.DroppedEvents, published-1)
+		}
+		if len(slow) != 1 {
+			t.Fatalf("slow subscriber holds %d events; want 1", len(slow))
+		}
+		if first := <-slow; first.From != messages.Closed || first.To != messages.Open {
+			t.Fatalf("slow subscriber kept %+v; want the first event, closed → open", first)
+		}
+		cancelFast()
+		wg.Wait()
+		if len(got) != published {
+			t.Fatalf("fast subscriber got %d events; want %d", len(got), published)
+		}
+		if v := obsScrape(t, obsRegistry(t, e))["bulwark_dropped_events_total"]; v != float64(published-1) {
+			t.Fatalf("bulwark_dropped_events_total = %v; want %d", v, published-1)
+		}
+		if n := logs.FilterMessageSnippet("events are dropped").Len(); n != 1 {
+			t.Fatalf("drop warning logged %d times; want once", n)
+		}
+	})
+}
+
+func TestSubscribeCancelAndShutdownCloseTheChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, cancelA := e.Subscribe(1)
+		b, _ := e.Subscribe(1)
+		cancelA()
+		if _, ok := <-a; ok {
+			t.Fatal("cancelled subscription's channel still open")
+		}
+		cancelA() // a second cancel is harmless
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := <-b; ok {
+			t.Fatal("channel still open after Shutdown")
+		}
+		c, cancelC := e.Subscribe(1)
+		if _, ok := <-c; ok {
+			t.Fatal("Subscribe after Shutdown returned an open channel")
+		}
+		cancelC()
+	})
+}
+
+// BenchmarkBreakerTripEvents measures calls that each move a breaker (a failure opens
+// it; the next call finds the recovery timeout over, probes and fails, reopening it),
+// with no subscriber and with one whose buffer is always full: a slow subscriber must
+// not make the call path slower.
+func BenchmarkBreakerTripEvents(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		subs bool
+	}{{"no_subscriber", false}, {"full_subscriber", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			e, err := New()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Shutdown(context.Background())
+			if bc.subs {
+				_, cancel := e.Subscribe(1)
+				defer cancel()
+			}
+			ctx := context.Background()
+			p := policy.Policy(policy.CircuitBreaker(1, time.Nanosecond).Named("bench"))
+			b.ReportAllocs()
+			for b.Loop() {
+				ExecuteWithPolicy(ctx, e, p, failing)
+			}
+			b.ReportMetric(float64(e.Metrics().CircuitBreakerTrips)/float64(b.N), "trips/op")
+		})
+	}
+}
+
+// TestEventsCarryOnlyTheirOwnFields: a limiter event has no breaker states to show —
+// printed or logged it said "from: closed, to: closed" — while a breaker event shows its
+// transition.
+func TestEventsCarryOnlyTheirOwnFields(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	core, logs := observer.New(zap.DebugLevel)
+	log := zap.New(core)
+	tests := []struct {
+		ev     Event
+		str    string
+		fields map[string]any
+	}{
+		{Event{Kind: LimiterSaturated, Name: "api", At: at}, `limiter_saturated "api"`,
+			map[string]any{"kind": "limiter_saturated", "name": "api", "at": at}},
+		{Event{Kind: LimiterRecovered, Name: "api", At: at}, `limiter_recovered "api"`,
+			map[string]any{"kind": "limiter_recovered", "name": "api", "at": at}},
+		{Event{Kind: BreakerStateChanged, Name: "db", From: messages.Closed, To: messages.Open, At: at}, `breaker_state_changed "db": closed -> open`,
+			map[string]any{"kind": "breaker_state_changed", "name": "db", "from": "closed", "to": "open", "at": at}},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprintf("%v", tt.ev); got != tt.str {
+			t.Errorf("%%v = %q; want %q", got, tt.str)
+		}
+		logs.TakeAll()
+		log.Info("event", zap.Any("event", tt.ev))
+		got := logs.AllUntimed()[0].ContextMap()["event"]
+		if !reflect.DeepEqual(got, tt.fields) {
+			t.Errorf("logged %v; want %v", got, tt.fields)
+		}
+	}
 }

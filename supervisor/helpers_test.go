@@ -2,10 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
 
 	"go.uber.org/goleak"
 )
@@ -15,6 +17,25 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
+
+var errTemporary = errors.New("temporary failure")
+
+func ok42(context.Context) (int, error) { return 42, nil }
+
+func failing(context.Context) (int, error) { return 0, errTemporary }
+
+// funcOp is an Operation with a fixed ID, policy and function.
+type funcOp struct {
+	id       string
+	critical bool
+	policy   policy.Policy
+	fn       func(context.Context) (int, error)
+}
+
+func (o *funcOp) Policy() policy.Policy                    { return o.policy }
+func (o *funcOp) ID() string                               { return o.id }
+func (o *funcOp) Critical() bool                           { return o.critical }
+func (o *funcOp) Execute(ctx context.Context) (int, error) { return o.fn(ctx) }
 
 // newEngine builds an engine that the test shuts down, failing if Shutdown does.
 func newEngine(t *testing.T, opts ...Option) *Engine {

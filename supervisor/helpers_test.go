@@ -8,15 +8,8 @@ import (
 
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
-
 	"go.uber.org/goleak"
 )
-
-// TestMain fails the package if any goroutine outlives the tests: every test shuts its
-// engine down, and no goroutine of the engine may survive Shutdown.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 var errTemporary = errors.New("temporary failure")
 
@@ -68,4 +61,10 @@ func receiveResults(t *testing.T, results <-chan *messages.Result, n int) map[st
 		}
 	}
 	return got
+}
+
+// TestMain fails the package if any goroutine outlives the tests: every test shuts its
+// engine down, and no goroutine of the engine may survive Shutdown.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }

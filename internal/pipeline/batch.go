@@ -17,7 +17,7 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 	if len(fns) == 0 {
 		return vals, errs
 	}
-	if err := Validate(env, p); err != nil {
+	if err := validateBatch(env, p); err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
@@ -26,7 +26,7 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 	n := int64(len(fns))
 	if !env.EnterBatch(n) {
 		for i := range errs {
-			errs[i] = shutdownErr("")
+			errs[i] = Shutdown("")
 		}
 		return vals, errs
 	}
@@ -100,11 +100,11 @@ func (b *batch[T]) work(i, end int64) {
 			switch {
 			case b.fns[i] == nil:
 				t.refused++
-				b.errs[i] = invalid("", "function is nil")
+				b.errs[i] = Invalid("", "function is nil")
 				continue
 			case b.env.Stopped():
 				t.refused++
-				b.errs[i] = shutdownErr("")
+				b.errs[i] = Shutdown("")
 				continue
 			}
 			c = Call{caller: b.ctx, tally: &t}

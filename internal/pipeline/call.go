@@ -68,9 +68,9 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 // first), or a nil function.
 func (c *Call) checkInput() error {
 	if c.caller == nil {
-		return invalid(c.id, "context is nil")
+		return Invalid(c.id, "context is nil")
 	}
-	return invalid(c.id, "function is nil")
+	return Invalid(c.id, "function is nil")
 }
 
 // route is how a call runs: through stages, or direct (None, a plain Retry).
@@ -88,7 +88,7 @@ type route struct {
 func (env *Env) route(c *Call, p policy.Policy, r *route) error {
 	switch pp := p.(type) {
 	case nil:
-		return invalid(c.id, "policy is nil")
+		return Invalid(c.id, "policy is nil")
 	case policy.NonePolicy:
 		r.direct = true
 		return nil
@@ -96,7 +96,7 @@ func (env *Env) route(c *Call, p policy.Policy, r *route) error {
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
 			if err := validate(pp); err != nil {
-				return invalidPolicy(c.id, err)
+				return InvalidPolicy(c.id, err)
 			}
 		}
 		r.direct, r.attempts, r.backoff = true, pp.MaxAttempts, pp.Backoff
@@ -104,11 +104,11 @@ func (env *Env) route(c *Call, p policy.Policy, r *route) error {
 	}
 	pl := env.plans.get(p)
 	if pl.err != nil {
-		return invalidPolicy(c.id, pl.err)
+		return InvalidPolicy(c.id, pl.err)
 	}
 	if pl.byID && c.id != "" && !utf8.ValidString(c.id) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
-		return invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+		return Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
 	r.stages = pl.stages
 	return nil
@@ -118,7 +118,7 @@ func (env *Env) route(c *Call, p policy.Policy, r *route) error {
 func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) (v T, err error) {
 	c.id = pl.id
 	if pl.env == nil {
-		return v, invalid(c.id, "the plan was not made by Prepare")
+		return v, Invalid(c.id, "the plan was not made by Prepare")
 	}
 	if c.caller == nil || fn == nil {
 		return v, c.checkInput()
@@ -132,7 +132,7 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 // attempts (0: none) waiting backoff between them.
 func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
 	if !c.enter() {
-		return v, shutdownErr(c.id)
+		return v, Shutdown(c.id)
 	}
 	if env.Hist != nil {
 		c.start = time.Now()
@@ -264,9 +264,9 @@ func validate(p policy.Policy) (err error) {
 	return p.Validate()
 }
 
-// Validate is validate for the policies of a batch, which needs no plan for None and a
+// validateBatch is validate for the policy of a batch, which needs no plan for None and a
 // plain Retry: nil, or the error to fail every entry with.
-func Validate(env *Env, p policy.Policy) error {
+func validateBatch(env *Env, p policy.Policy) error {
 	var err error
 	switch p.(type) {
 	case policy.NonePolicy, policy.RetryPolicy:
@@ -275,7 +275,7 @@ func Validate(env *Env, p policy.Policy) error {
 		err = env.plans.get(p).err
 	}
 	if err != nil {
-		return invalidPolicy("", err)
+		return InvalidPolicy("", err)
 	}
 	return nil
 }

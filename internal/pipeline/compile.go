@@ -40,23 +40,23 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	pl := &Plan{env: env, id: id, policy: p}
 	switch pp := p.(type) {
 	case nil:
-		return nil, invalid(id, "policy is nil")
+		return nil, Invalid(id, "policy is nil")
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
 		if err := validate(pp); err != nil {
-			return nil, invalidPolicy(id, err)
+			return nil, InvalidPolicy(id, err)
 		}
 		pl.direct, pl.attempts, pl.backoff = true, pp.MaxAttempts, pp.Backoff
 	default:
 		c := compile(p)
 		if c.err != nil {
-			return nil, invalidPolicy(id, c.err)
+			return nil, InvalidPolicy(id, c.err)
 		}
 		pl.stages, pl.byID = c.stages, c.byID
 	}
 	if pl.byID && id != "" && !utf8.ValidString(id) {
-		return nil, invalid(id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+		return nil, Invalid(id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
 	return pl, nil
 }

@@ -14,16 +14,12 @@ import (
 
 // Invalid is the error for bad input to the engine, such as a nil function: a
 // *policy.Error of Kind ErrInvalidPolicy for the operation op, whose cause reads why.
-func Invalid(op, why string) error { return invalid(op, why) }
-
-func invalid(op, why string) error {
+func Invalid(op, why string) error {
 	return &policy.Error{Kind: policy.ErrInvalidPolicy, Op: op, Err: errors.New(why)}
 }
 
 // InvalidPolicy is the error for a policy that does not validate; err says why.
-func InvalidPolicy(op string, err error) error { return invalidPolicy(op, err) }
-
-func invalidPolicy(op string, err error) error {
+func InvalidPolicy(op string, err error) error {
 	return &policy.Error{Kind: policy.ErrInvalidPolicy, Op: op, Err: err}
 }
 
@@ -33,9 +29,7 @@ func validatePanicked(p policy.Policy, r any) error {
 }
 
 // Shutdown is the error of a call refused because Shutdown began.
-func Shutdown(op string) error { return shutdownErr(op) }
-
-func shutdownErr(op string) error {
+func Shutdown(op string) error {
 	return &policy.Error{Kind: policy.ErrShutdown, Op: op}
 }
 
@@ -147,7 +141,7 @@ func (c *Call) rejected(r *messages.Rejected) error {
 		return cancelled(c, c.caller, nil)
 	case messages.Stopping:
 		if c.env.Closed() {
-			return shutdownErr(c.id)
+			return Shutdown(c.id)
 		}
 		return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: errors.New("actor stopping")}
 	}
@@ -160,7 +154,7 @@ func (c *Call) noAnswer(ctx context.Context, err error) error {
 	case inbox.Cancelled:
 		return cancelled(c, ctx, nil)
 	case inbox.Shutdown:
-		return shutdownErr(c.id)
+		return Shutdown(c.id)
 	}
 	return &policy.Error{Kind: policy.ErrOverloaded, Op: c.id, Err: err}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-// Helpers shared by the reliability tests: stress_test.go, faultload_test.go,
-// overload_test.go, shutdownload_test.go, badinput_test.go, growth_test.go and
+// Helpers shared by the reliability tests: stress_test.go, faults_test.go,
+// overload_test.go, shutdownload_test.go, badinput_test.go, passivation_test.go and
 // fuzz_test.go.
 
 // relSoakFlag turns the stress and growth tests into a soak: go test -race -run Stress

@@ -83,6 +83,7 @@ const (
 // noAnswerText is what each NoAnswerError reads.
 var noAnswerText = [...]string{Cancelled: "caller gave up", Stopped: "actor stopped", Shutdown: "engine shut down"}
 
+// Error says why, in a few words.
 func (e NoAnswerError) Error() string {
 	if e < Cancelled || e > Shutdown {
 		return "no answer"

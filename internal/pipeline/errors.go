@@ -74,7 +74,10 @@ func cancelled(c *Call, ctx context.Context, cause error) error {
 // (errors.Join would put a newline into a one-line message).
 type causes struct{ first, second error }
 
-func (j *causes) Error() string   { return j.first.Error() + ": " + j.second.Error() }
+// Error reads "first: second".
+func (j *causes) Error() string { return j.first.Error() + ": " + j.second.Error() }
+
+// Unwrap returns both causes.
 func (j *causes) Unwrap() []error { return []error{j.first, j.second} }
 
 // panicValue is the cause of an ErrPanic error: what the function panicked with. Its
@@ -82,8 +85,10 @@ func (j *causes) Unwrap() []error { return []error{j.first, j.second} }
 // unwraps to it.
 type panicValue struct{ value any }
 
+// Error is the panic value, printed.
 func (p *panicValue) Error() string { return fmt.Sprint(p.value) }
 
+// Unwrap returns the panic value when it is an error.
 func (p *panicValue) Unwrap() error {
 	err, _ := p.value.(error)
 	return err
@@ -189,6 +194,7 @@ func (c *Call) timedOut(s *timeoutStage) error {
 // context deadline exceeded", and context.DeadlineExceeded.
 type deadlinePassed time.Duration
 
+// Error reads "timeout 200ms".
 func (d deadlinePassed) Error() string { return "timeout " + time.Duration(d).String() }
 
 // Is reports whether target is policy.ErrTimeout or context.DeadlineExceeded.

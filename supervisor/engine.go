@@ -27,9 +27,8 @@ type Engine struct {
 	// the named actors through env.Registry and env.Inbox.
 	env *pipeline.Env
 
-	// Observability.
-	counters telemetry.Counters
-	events   *telemetry.Hub
+	// Observability; the counters are env.Counters.
+	events *telemetry.Hub
 
 	// The actor system and the engine's processes on it.
 	sys       *actor.ActorSystem
@@ -59,15 +58,14 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.workers == 0 {
 		cfg.workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	e := &Engine{}
-	env := pipeline.NewEnv(&e.counters)
-	e.env = env
+	env := pipeline.NewEnv()
+	e := &Engine{env: env}
 	env.Log, env.FailureLevel, env.MailboxLimit = cfg.logger, cfg.failureLevel, cfg.mailboxLimit
 	env.Warn = telemetry.NewWarner(cfg.logger)
 	if cfg.histogram {
 		env.Hist = telemetry.NewHistogram()
 	}
-	e.events = telemetry.NewHub(&e.counters.EventsDropped, env.Warn)
+	e.events = telemetry.NewHub(&env.Counters.EventsDropped, env.Warn)
 
 	e.sys = cfg.system
 	if e.sys == nil {
@@ -93,8 +91,8 @@ func New(opts ...Option) (*Engine, error) {
 		Workers:     cfg.workers,
 		Log:         cfg.logger,
 		Warn:        env.Warn,
-		Hooks:       telemetry.Hooks(cfg.logger, &e.counters, e.events),
-		Counters:    &e.counters,
+		Hooks:       telemetry.Hooks(cfg.logger, &env.Counters, e.events),
+		Counters:    &env.Counters,
 		Inbox:       env.Inbox,
 		Outbox:      env.Outbox,
 		Closed:      env.Closed,
@@ -157,7 +155,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if n := e.counters.AbandonedLive.Load(); n > 0 {
+	if n := env.Counters.AbandonedLive.Load(); n > 0 {
 		env.Log.Warn("shutdown: functions abandoned by a timeout are still running; they are the caller's",
 			zap.Int64("running", n))
 	}

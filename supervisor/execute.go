@@ -21,7 +21,8 @@ func Execute[T any](ctx context.Context, e *Engine, op policy.Operation[T]) (T, 
 		var zero T
 		return zero, pipeline.Invalid(id, "engine is nil")
 	}
-	c := pipeline.NewCall(ctx, id, op.Critical())
+	var c pipeline.Call
+	c.Init(ctx, id, op.Critical())
 	return pipeline.Execute(&c, e.env, op.Policy(), op.Execute)
 }
 
@@ -48,7 +49,8 @@ func ExecuteWithPolicy[T any](ctx context.Context, e *Engine, p policy.Policy, f
 		var zero T
 		return zero, pipeline.Invalid("", "engine is nil")
 	}
-	c := pipeline.NewCall(ctx, "", false)
+	var c pipeline.Call
+	c.Init(ctx, "", false)
 	return pipeline.Execute(&c, e.env, p, fn)
 }
 
@@ -92,7 +94,8 @@ func ExecutePlan[T any](ctx context.Context, pl *Plan, fn func(context.Context) 
 		var zero T
 		return zero, pipeline.Invalid("", "plan is nil or not made by Prepare")
 	}
-	c := pipeline.NewCall(ctx, "", false)
+	var c pipeline.Call
+	c.Init(ctx, "", false)
 	return pipeline.ExecutePlan(&c, pl.p, fn)
 }
 

@@ -51,7 +51,7 @@ type Metrics struct {
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
 // and limiter. It reads published views and counters; it never waits for an actor.
 func (e *Engine) Metrics() Metrics {
-	c := &e.counters
+	c := &e.env.Counters
 	ok, fail := c.Succeeded.Load(), c.Failed.Load()
 	return Metrics{
 		TotalOperations:      ok + fail,
@@ -105,7 +105,7 @@ func (e *Engine) Metrics() Metrics {
 // The collector is safe for concurrent use and may be called after Shutdown.
 func (e *Engine) Collector() prometheus.Collector {
 	r := e.env.Registry
-	return telemetry.NewCollector(&e.counters, e.env.Hist, r.Families(), r.Supervisor)
+	return telemetry.NewCollector(&e.env.Counters, e.env.Hist, r.Families(), r.Supervisor)
 }
 
 // EventKind says what an Event reports.

@@ -18,19 +18,19 @@ type Call struct {
 	caller   context.Context // the caller's context; a stage's own ctx may be a timeout's
 	env      *Env
 	id       string
-	critical bool
 	policy   policy.Policy // what the caller passed, for logs
-	logged   bool          // "applying policy" was logged for this call (before a retry)
 	tally    *tally        // set by a batch: the batch counts its operations itself
 	attempts int
 	// started counts the call's attempts where a Timeout stage that gave up can read them
 	// while its goroutine still runs: set by the outermost Timeout stage, nil outside one.
-	started *atomic.Int64
-	exited  bool // user code called runtime.Goexit: the stages are unwinding
+	started  *atomic.Int64
+	start    time.Time
+	critical bool
+	logged   bool // "applying policy" was logged for this call (before a retry)
+	exited   bool // user code called runtime.Goexit: the stages are unwinding
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
-	start    time.Time
 }
 
 // NewCall returns the state of a call from caller for the operation id (it names unnamed
@@ -57,11 +57,23 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	}
 	c.env = env
 	c.policy = p
-	var r route
-	if err := env.route(c, p, &r); err != nil {
+	switch pp := p.(type) {
+	case policy.NonePolicy:
+		return execute(c, env, nil, true, 0, nil, fn)
+	case policy.RetryPolicy:
+		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
+		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
+			if err := c.checkRetry(pp); err != nil {
+				return v, err
+			}
+		}
+		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
+	}
+	stages, err := env.route(c, p)
+	if err != nil {
 		return v, err
 	}
-	return execute(c, env, r.stages, r.direct, r.attempts, r.backoff, fn)
+	return execute(c, env, stages, false, 0, nil, fn)
 }
 
 // checkInput is the error of a call refused before anything ran: a nil context (checked
@@ -73,45 +85,34 @@ func (c *Call) checkInput() error {
 	return Invalid(c.id, "function is nil")
 }
 
-// route is how a call runs: through stages, or direct (None, a plain Retry).
-type route struct {
-	stages   []stage
-	direct   bool
-	attempts int
-	backoff  policy.Backoff
-}
-
-// route finds how c runs under p, or the error refusing it. It is not generic and not
-// inlined, so that its frame is not on the stack while the call runs.
+// checkRetry validates p, a Retry with a backoff of its own, out of Execute's frame.
 //
 //go:noinline
-func (env *Env) route(c *Call, p policy.Policy, r *route) error {
-	switch pp := p.(type) {
-	case nil:
-		return Invalid(c.id, "policy is nil")
-	case policy.NonePolicy:
-		r.direct = true
-		return nil
-	case policy.RetryPolicy:
-		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
-		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
-			if err := validate(pp); err != nil {
-				return InvalidPolicy(c.id, err)
-			}
-		}
-		r.direct, r.attempts, r.backoff = true, pp.MaxAttempts, pp.Backoff
-		return nil
+func (c *Call) checkRetry(p policy.RetryPolicy) error {
+	if err := validate(p); err != nil {
+		return InvalidPolicy(c.id, err)
+	}
+	return nil
+}
+
+// route returns the stages c runs through under p, a policy other than None and a plain
+// Retry, or the error refusing it. It is not generic and not inlined, so that its frame
+// is not on the stack while the call runs.
+//
+//go:noinline
+func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
+	if p == nil {
+		return nil, Invalid(c.id, "policy is nil")
 	}
 	pl := env.plans.get(p)
 	if pl.err != nil {
-		return InvalidPolicy(c.id, pl.err)
+		return nil, InvalidPolicy(c.id, pl.err)
 	}
 	if pl.byID && c.id != "" && !utf8.ValidString(c.id) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
-		return Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+		return nil, Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
-	r.stages = pl.stages
-	return nil
+	return pl.stages, nil
 }
 
 // ExecutePlan runs fn under the prepared plan pl for c; c's operation ID is the plan's.

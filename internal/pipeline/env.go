@@ -18,7 +18,6 @@ type Env struct {
 	// Observability.
 	Log          *zap.Logger
 	Warn         *telemetry.Warner
-	Counters     *telemetry.Counters
 	Hist         *telemetry.Histogram // nil: durations are not recorded
 	FailureLevel zapcore.Level        // of an ordinary failed operation's log line
 
@@ -33,9 +32,11 @@ type Env struct {
 	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
 }
 
-// NewEnv returns an Env whose gate counts in c.
-func NewEnv(c *telemetry.Counters) *Env {
-	return &Env{Gate: newGate(c), Counters: c}
+// NewEnv returns an Env with an open gate and zero counters.
+func NewEnv() *Env {
+	env := &Env{}
+	env.Gate.init()
+	return env
 }
 
 // pastLimit reports whether a mailbox of depth is at or past the mailbox limit.

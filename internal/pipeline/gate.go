@@ -9,21 +9,23 @@ import (
 // Gate is the shutdown gate. Every call enters it once and leaves it once (a batch
 // enters and leaves once for all its calls), so Shutdown knows what is in flight.
 type Gate struct {
-	c      *telemetry.Counters
-	closed atomic.Bool   // Shutdown began: new calls are refused
-	done   chan struct{} // closed when Shutdown gives up waiting: releases waiters
-	drain  chan struct{} // cap 1: an in-flight call finished after closed was set
+	// Counters are the engine's counters, the gate's among them; they live here, beside
+	// the flag every call reads, so a call reaches both through one pointer.
+	Counters telemetry.Counters
+	closed   atomic.Bool   // Shutdown began: new calls are refused
+	done     chan struct{} // closed when Shutdown gives up waiting: releases waiters
+	drain    chan struct{} // cap 1: an in-flight call finished after closed was set
 }
 
-func newGate(c *telemetry.Counters) Gate {
-	return Gate{c: c, done: make(chan struct{}), drain: make(chan struct{}, 1)}
+func (g *Gate) init() {
+	g.done, g.drain = make(chan struct{}), make(chan struct{}, 1)
 }
 
 // Enter admits a call through the gate; false means Shutdown began.
 func (g *Gate) Enter() bool {
-	g.c.Entered.Add(1)
+	g.Counters.Entered.Add(1)
 	if g.closed.Load() {
-		g.c.Refused.Add(1)
+		g.Counters.Refused.Add(1)
 		g.wakeDrain()
 		return false
 	}
@@ -34,9 +36,9 @@ func (g *Gate) Enter() bool {
 // failed.
 func (g *Gate) Leave(ok bool) {
 	if ok {
-		g.c.Succeeded.Add(1)
+		g.Counters.Succeeded.Add(1)
 	} else {
-		g.c.Failed.Add(1)
+		g.Counters.Failed.Add(1)
 	}
 	if g.closed.Load() {
 		g.wakeDrain()
@@ -46,7 +48,7 @@ func (g *Gate) Leave(ok bool) {
 // LeaveRefused gives back a place in the gate that was not an operation (an actor
 // client's delivery).
 func (g *Gate) LeaveRefused() {
-	g.c.Refused.Add(1)
+	g.Counters.Refused.Add(1)
 	if g.closed.Load() {
 		g.wakeDrain()
 	}
@@ -54,9 +56,9 @@ func (g *Gate) LeaveRefused() {
 
 // EnterBatch admits n calls at once.
 func (g *Gate) EnterBatch(n int64) bool {
-	g.c.Entered.Add(uint64(n))
+	g.Counters.Entered.Add(uint64(n))
 	if g.closed.Load() {
-		g.c.Refused.Add(uint64(n))
+		g.Counters.Refused.Add(uint64(n))
 		g.wakeDrain()
 		return false
 	}
@@ -65,9 +67,9 @@ func (g *Gate) EnterBatch(n int64) bool {
 
 // leaveBatch records a batch's outcomes, once, when the whole batch has returned.
 func (g *Gate) leaveBatch(t tally) {
-	g.c.Succeeded.Add(t.ok)
-	g.c.Failed.Add(t.failed)
-	g.c.Refused.Add(t.refused)
+	g.Counters.Succeeded.Add(t.ok)
+	g.Counters.Failed.Add(t.failed)
+	g.Counters.Refused.Add(t.refused)
 	if g.closed.Load() {
 		g.wakeDrain()
 	}
@@ -114,8 +116,8 @@ func (g *Gate) Stopped() bool {
 // reads the finished counters before the entered one: a call counted as finished was
 // counted as entered before, so the difference never undercounts.
 func (g *Gate) InFlight() int64 {
-	finished := g.c.Succeeded.Load() + g.c.Failed.Load() + g.c.Refused.Load()
-	return int64(g.c.Entered.Load()-finished) + g.c.AbandonedLive.Load()
+	finished := g.Counters.Succeeded.Load() + g.Counters.Failed.Load() + g.Counters.Refused.Load()
+	return int64(g.Counters.Entered.Load()-finished) + g.Counters.AbandonedLive.Load()
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -116,3 +116,26 @@ func TestPlanSurvivesPassivationAndAllocatesNothing(t *testing.T) {
 		t.Fatalf("ExecutePlan's success path allocates %v times; want 0", n)
 	}
 }
+
+// sliceBackoff is a Backoff of an incomparable type.
+type sliceBackoff struct{ delays []time.Duration }
+
+func (b sliceBackoff) Delay(attempt int) time.Duration { return b.delays[min(attempt, len(b.delays))-1] }
+func (b sliceBackoff) Validate() error                 { return nil }
+func (b sliceBackoff) String() string                  { return "slice" }
+
+// A retry's backoff is compared with the default by ==, which must not panic on a
+// backoff of an incomparable type (the types differ, so Go compares no values).
+func TestRetryWithAnIncomparableBackoffRuns(t *testing.T) {
+	e := newEngine(t)
+	calls := 0
+	v, err := ExecuteWithPolicy(context.Background(), e, policy.Retry(2).WithBackoff(sliceBackoff{delays: []time.Duration{0}}), func(context.Context) (int, error) {
+		if calls++; calls < 2 {
+			return 0, errTemporary
+		}
+		return 42, nil
+	})
+	if err != nil || v != 42 || calls != 2 {
+		t.Fatalf("got %d, %v after %d calls; want 42 after 2", v, err, calls)
+	}
+}

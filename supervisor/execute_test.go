@@ -120,9 +120,11 @@ func TestPlanSurvivesPassivationAndAllocatesNothing(t *testing.T) {
 // sliceBackoff is a Backoff of an incomparable type.
 type sliceBackoff struct{ delays []time.Duration }
 
-func (b sliceBackoff) Delay(attempt int) time.Duration { return b.delays[min(attempt, len(b.delays))-1] }
-func (b sliceBackoff) Validate() error                 { return nil }
-func (b sliceBackoff) String() string                  { return "slice" }
+func (b sliceBackoff) Delay(attempt int) time.Duration {
+	return b.delays[min(attempt, len(b.delays))-1]
+}
+func (b sliceBackoff) Validate() error { return nil }
+func (b sliceBackoff) String() string  { return "slice" }
 
 // A retry's backoff is compared with the default by ==, which must not panic on a
 // backoff of an incomparable type (the types differ, so Go compares no values).

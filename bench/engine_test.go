@@ -448,3 +448,41 @@ var bulkLevel = "n" + strconv.Itoa(BulkSize)
 func reportPerFn(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/BulkSize, "ns/fn")
 }
+
+// BenchmarkPlan measures the three ways to give a call site its policy, on the
+// retry+breaker+ratelimit case: a policy hoisted into a policy.Policy variable once
+// (ExecuteWithPolicy's identity cache hits), a policy.Combine written inline in the call
+// (a new boxed value per call: compiled again every time), and an inline Combine built
+// once into a Plan (ExecutePlan). The plan must cost what the hoisted policy costs.
+func BenchmarkPlan(b *testing.B) {
+	ctx := context.Background()
+	combine := func() policy.CombinedPolicy {
+		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), benchLimiter())
+	}
+	b.Run("hoisted", func(b *testing.B) {
+		e := newEngine(b)
+		var p policy.Policy = combine()
+		RunLevels(b, func() bool {
+			v, err := supervisor.ExecuteWithPolicy(ctx, e, p, Work)
+			return err == nil && v == Answer
+		})
+	})
+	b.Run("inline", func(b *testing.B) {
+		e := newEngine(b)
+		RunLevels(b, func() bool {
+			v, err := supervisor.ExecuteWithPolicy(ctx, e, combine(), Work)
+			return err == nil && v == Answer
+		})
+	})
+	b.Run("plan", func(b *testing.B) {
+		e := newEngine(b)
+		pl, err := e.Prepare("bench-plan", combine())
+		if err != nil {
+			b.Fatal(err)
+		}
+		RunLevels(b, func() bool {
+			v, err := supervisor.ExecutePlan(ctx, pl, Work)
+			return err == nil && v == Answer
+		})
+	})
+}

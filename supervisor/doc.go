@@ -6,8 +6,16 @@
 //
 //	e, err := supervisor.New(supervisor.WithLogger(logger))
 //	defer e.Shutdown(ctx)
-//	p := policy.Policy(policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, 30*time.Second).Named("payments"), policy.Timeout(10*time.Second)))
-//	v, err := supervisor.ExecuteWithPolicy(ctx, e, p, callPayments)
+//	plan, err := e.Prepare("charge", policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, 30*time.Second).Named("payments"), policy.Timeout(10*time.Second)))
+//	v, err := supervisor.ExecutePlan(ctx, plan, callPayments)
+//
+// Prepare a policy once per call site: a Plan is validated and compiled, safe for
+// concurrent use, and its ID is the op of the logs and errors of its calls.
+// ExecuteWithPolicy takes any policy value and caches what it compiles into by the
+// identity of the boxed value: a policy.Policy variable reused across calls costs what a
+// Plan costs (retry, breaker and rate limit: about 65–80 ns and no allocation on a
+// 2-vCPU machine), but a policy.Combine(...) written inline in the call is a new value
+// each time, compiled again: about 1–1.6 µs and 10 allocations per call.
 //
 // # Composition order
 //
@@ -78,8 +86,30 @@
 // # Costs
 //
 // The success path of none, retry and a closed breaker allocates nothing and never
-// waits for an actor. Convert a policy value to the policy.Policy interface once and
-// reuse it: the engine caches each compiled policy by the identity of the boxed value
-// (a fresh conversion allocates, and compiles again). Do not mutate the slice of a
-// CombinedPolicy after using it. A Timeout stage costs a goroutine and a timer per call.
+// waits for an actor. Prepare a policy once, or convert a policy value to the
+// policy.Policy interface once and reuse it: the engine caches each compiled policy by
+// the identity of the boxed value (a fresh conversion allocates, and compiles again). Do
+// not mutate the slice of a CombinedPolicy after using it. A Timeout stage costs a
+// goroutine per call; its timer and wake channel are recycled.
+//
+// # Where the code lives
+//
+// This package is the public facade: engine.go (Engine, New, Shutdown), options.go,
+// execute.go (Execute, ExecuteWithPolicy, Run, Prepare, Plan, ExecutePlan, RunPlan),
+// bulk.go (ExecuteAll), register.go, observe.go (Metrics, Collector, Subscribe, Event)
+// and actorclient.go (the process behind PID). The machinery is internal, one file per
+// policy kind with the same stem in every layer:
+//
+//   - internal/pipeline: one call's way through its stages: compile.go (policy → stages),
+//     run.go (the stage switch), retry.go, breaker.go, ratelimit.go, timeout.go,
+//     plancache.go, errors.go, gate.go (the shutdown gate);
+//   - internal/registry: the named actors: one Family per kind (breaker.go, limiter.go),
+//     the supervisor actor (supervisor.go), resolve.go, and backend.go, the seam a
+//     cluster backend implements;
+//   - internal/inbox: the engine's sends and the ticketed answers of its actors;
+//   - internal/telemetry: counters, histogram, events and the Prometheus collector.
+//
+// Shutdown sleeps two dead-letter intervals (2 ms) after stopping an actor system it
+// created: protoactor throttles dead-letter logs with a goroutine of its own, and the
+// sleep lets it end before Shutdown returns.
 package supervisor

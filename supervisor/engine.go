@@ -2,17 +2,18 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bulwark-go/bulwark/actors"
-	"github.com/bulwark-go/bulwark/internal/stripe"
-	"github.com/bulwark-go/bulwark/policy"
+	"github.com/bulwark-go/bulwark/internal/inbox"
+	"github.com/bulwark-go/bulwark/internal/pipeline"
+	"github.com/bulwark-go/bulwark/internal/registry"
+	"github.com/bulwark-go/bulwark/internal/telemetry"
+	"github.com/bulwark-go/bulwark/messages"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 )
@@ -22,57 +23,24 @@ import (
 // timeout itself on the caller's goroutine. Build one with New, share it, and call
 // Shutdown when done. All methods are safe for concurrent use.
 type Engine struct {
-	// Hot counters, each on its own cache line.
-	entered   stripe.Counter // calls that passed the shutdown gate
-	succeeded stripe.Counter
-	failed    paddedCounter
-	refused   paddedCounter // calls that entered, then were refused (not operations)
-	closed    atomic.Bool
+	// The per-call machinery: the shutdown gate, counters, logs, plan cache; it reaches
+	// the named actors through env.Registry and env.Inbox.
+	env *pipeline.Env
 
-	retries, timeouts, rateLimitHits, trips, abandoned, panics, restarts atomic.Uint64
-	abandonedLive                                                        atomic.Int64
-	eventsDropped                                                        atomic.Uint64
-	supRestarts                                                          atomic.Uint64       // panics the supervisor actor recovered from
-	supDepth                                                             actors.MailboxDepth // the supervisor actor's mailbox, for Collector
+	// Observability; the counters are env.Counters.
+	events *telemetry.Hub
 
-	cfg       config
-	log       *zap.Logger
+	// The actor system and the engine's processes on it.
 	sys       *actor.ActorSystem
-	ownSystem bool
+	ownSystem bool // sys was created by New: Shutdown stops it
 	root      *actor.RootContext
-	pool      *pool
-	inbox     *inbox
-	entry     *actor.PID
-	sup       *actor.PID
-	supDone   chan struct{}
-	tickets   atomic.Uint64
+	entry     *actor.PID // Engine.PID: the actor-client adapter
+	inboxPID  *actor.PID
 
-	breakers    linkMap[*actors.BreakerLink]
-	limiters    linkMap[*actors.LimiterLink]
-	breakerKind *kind[*actors.BreakerLink, policy.CircuitBreakerPolicy]
-	limiterKind *kind[*actors.LimiterLink, policy.RateLimitPolicy]
-	reg         registry // owned by the supervisor actor
-	plans       planCache
-	warned      sync.Map // warnings already logged once
-	events      eventHub
-	hist        *histogram
-	slots       sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
-
-	done         chan struct{} // closed when Shutdown gives up waiting: releases waiters
-	sendMu       sync.RWMutex  // orders the engine's own sends before its actors stop
-	actorsDown   bool          // guarded by sendMu: the engine's actors are stopping
-	drain        chan struct{} // cap 1: an in-flight call finished after closed was set
+	// Lifecycle.
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
-
-type paddedCounter struct {
-	atomic.Uint64
-	_ [56]byte
-}
-
-// askBound bounds the engine's own requests to its actors (registration, stats).
-const askBound = 10 * time.Second
 
 // New builds and starts an engine. With no options it creates its own actor system,
 // logs nothing and keeps every named actor until Shutdown. An invalid option is an
@@ -81,7 +49,7 @@ func New(opts ...Option) (*Engine, error) {
 	cfg := config{logger: zap.NewNop(), failureLevel: zap.WarnLevel}
 	for i, opt := range opts {
 		if opt == nil {
-			return nil, invalid("", fmt.Sprintf("New: option %d is nil", i))
+			return nil, pipeline.Invalid("", "New: option "+strconv.Itoa(i)+" is nil")
 		}
 		if err := opt(&cfg); err != nil {
 			return nil, err
@@ -90,17 +58,15 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.workers == 0 {
 		cfg.workers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	e := &Engine{
-		cfg:     cfg,
-		log:     cfg.logger,
-		done:    make(chan struct{}),
-		drain:   make(chan struct{}, 1),
-		supDone: make(chan struct{}),
-	}
-	e.breakerKind, e.limiterKind = breakerKind(e), limiterKind(e)
+	env := pipeline.NewEnv()
+	e := &Engine{env: env}
+	env.Log, env.FailureLevel, env.MailboxLimit = cfg.logger, cfg.failureLevel, cfg.mailboxLimit
+	env.Warn = telemetry.NewWarner(cfg.logger)
 	if cfg.histogram {
-		e.hist = newHistogram()
+		env.Hist = telemetry.NewHistogram()
 	}
+	e.events = telemetry.NewHub(&env.Counters.EventsDropped, env.Warn)
+
 	e.sys = cfg.system
 	if e.sys == nil {
 		core := cfg.logger.Core()
@@ -114,24 +80,26 @@ func New(opts ...Option) (*Engine, error) {
 		e.ownSystem = true
 	}
 	e.root = e.sys.Root
-	e.pool = newPool(cfg.workers, 1024, 300)
 
-	e.inbox = &inbox{e: e}
-	e.inbox.pid = e.register(e.inbox, "bulwark-inbox")
-	e.reg.init()
+	env.Outbox = inbox.NewOutbox(e.root)
+	env.Inbox = inbox.New(env.Outbox, env.Done(), cfg.logger)
+	e.inboxPID = e.register(env.Inbox, "bulwark-inbox")
+	env.Inbox.SetPID(e.inboxPID)
 
-	props := actor.PropsFromProducer(func() actor.Actor { return &supervisorActor{e: e} },
-		actor.WithDispatcher(e.pool),
-		actor.WithMailbox(actor.Unbounded(&e.supDepth)),
-		actor.WithSupervisor(actor.NewRestartingStrategy()),
-		actor.WithGuardian(actor.NewRestartingStrategy()))
-	sup, err := e.root.SpawnPrefix(props, "bulwark-supervisor"), error(nil)
-	if err != nil {
-		e.pool.stop()
-		return nil, err
-	}
-	e.sup = sup
-	e.entry = e.register(&entry{e: e}, "bulwark-engine")
+	env.Registry = registry.New(registry.Options{
+		IdleTimeout: cfg.idleTimeout,
+		Workers:     cfg.workers,
+		Log:         cfg.logger,
+		Warn:        env.Warn,
+		Hooks:       telemetry.Hooks(cfg.logger, &env.Counters, e.events),
+		Counters:    &env.Counters,
+		Inbox:       env.Inbox,
+		Outbox:      env.Outbox,
+		Closed:      env.Closed,
+		Stats:       e.engineStats,
+	})
+	env.Registry.Start(e.root)
+	e.entry = e.register(&actorClient{e: e}, "bulwark-engine")
 	return e, nil
 }
 
@@ -153,60 +121,6 @@ func (e *Engine) PID() *actor.PID { return e.entry }
 // System returns the actor system the engine runs on.
 func (e *Engine) System() *actor.ActorSystem { return e.sys }
 
-// enter admits a call through the shutdown gate.
-func (e *Engine) enter() bool {
-	e.entered.Add(1)
-	if e.closed.Load() {
-		e.refused.Add(1)
-		e.wakeDrain()
-		return false
-	}
-	return true
-}
-
-// stopped reports whether Shutdown stopped waiting for in-flight calls: from then on no
-// call starts new work (a retry's next attempt, a batch's next function), and waiting
-// callers get ErrShutdown.
-func (e *Engine) stopped() bool {
-	return e.closed.Load() && isClosed(e.done)
-}
-
-// leave records that an admitted call returned.
-func (e *Engine) leave(ok bool) {
-	if ok {
-		e.succeeded.Add(1)
-	} else {
-		e.failed.Add(1)
-	}
-	if e.closed.Load() {
-		e.wakeDrain()
-	}
-}
-
-// leaveRefused records that an admitted call turned out not to be an operation, or
-// gives back a place in the gate that was not a call (an actor client's delivery).
-func (e *Engine) leaveRefused() {
-	e.refused.Add(1)
-	if e.closed.Load() {
-		e.wakeDrain()
-	}
-}
-
-func (e *Engine) wakeDrain() {
-	select {
-	case e.drain <- struct{}{}:
-	default:
-	}
-}
-
-// inFlight returns the calls still running plus abandoned functions still running. It
-// reads the finished counters before the entered one: a call counted as finished was
-// counted as entered before, so the difference never undercounts.
-func (e *Engine) inFlight() int64 {
-	finished := e.succeeded.Load() + e.failed.Load() + e.refused.Load()
-	return int64(e.entered.Load()-finished) + e.abandonedLive.Load()
-}
-
 // Shutdown stops the engine. New calls get an error matching policy.ErrShutdown at
 // once; calls in flight, and functions a timeout abandoned, may finish until ctx ends.
 // Then callers still waiting on an actor or in a retry's backoff get ErrShutdown, no
@@ -216,7 +130,7 @@ func (e *Engine) inFlight() int64 {
 // running.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if ctx == nil {
-		return invalid("", "Shutdown: nil context")
+		return pipeline.Invalid("", "Shutdown: nil context")
 	}
 	first := false
 	e.shutdownOnce.Do(func() {
@@ -230,33 +144,32 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 }
 
 func (e *Engine) shutdown(ctx context.Context) error {
-	e.closed.Store(true)
+	env := e.env
+	env.Close()
 	var err error
-	for e.inFlight() > 0 && err == nil {
+	for env.InFlight() > 0 && err == nil {
 		select {
-		case <-e.drain:
+		case <-env.Drained():
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if n := e.abandonedLive.Load(); n > 0 {
-		e.log.Warn("shutdown: functions abandoned by a timeout are still running; they are the caller's",
+	if n := env.Counters.AbandonedLive.Load(); n > 0 {
+		env.Log.Warn("shutdown: functions abandoned by a timeout are still running; they are the caller's",
 			zap.Int64("running", n))
 	}
-	close(e.done)
-	e.sendMu.Lock()
-	e.actorsDown = true
-	e.sendMu.Unlock()
-	e.root.Poison(e.sup)
-	<-e.supDone
+	env.StopWaiting()
+	env.Outbox.Close()
+	env.Registry.Stop(e.root)
 	e.sys.ProcessRegistry.Remove(e.entry)
-	e.sys.ProcessRegistry.Remove(e.inbox.pid)
-	e.pool.stop()
-	e.events.closeAll()
+	e.sys.ProcessRegistry.Remove(e.inboxPID)
+	env.Registry.StopDispatcher()
+	e.events.Close()
 	if e.ownSystem {
 		e.sys.Shutdown()
-		// Let a dead-letter throttle goroutine started just now run out (see New).
+		// protoactor's dead-letter throttle: a goroutine started by a dead letter just now
+		// lives one interval; outlive it, so no goroutine of the engine survives Shutdown.
 		time.Sleep(2 * deadLetterInterval)
 	}
 	return err
@@ -265,27 +178,19 @@ func (e *Engine) shutdown(ctx context.Context) error {
 // deadLetterInterval is the dead-letter log throttle period of an engine's own system.
 const deadLetterInterval = time.Millisecond
 
-// tell sends msg to one of the engine's actors, with sender when it is not nil, unless
-// the actors are stopping: a message to a stopped actor becomes a dead letter, and
-// protoactor starts a goroutine to throttle the dead-letter log — which would outlive
-// Shutdown. It reports whether the message was sent. Only slow paths send.
+// tell sends msg to one of the engine's actors unless Shutdown is stopping them.
 func (e *Engine) tell(pid *actor.PID, msg any, sender *actor.PID) bool {
-	e.sendMu.RLock()
-	defer e.sendMu.RUnlock()
-	if e.actorsDown {
-		return false
-	}
-	if sender != nil {
-		e.root.RequestWithCustomSender(pid, msg, sender)
-	} else {
-		e.root.Send(pid, msg)
-	}
-	return true
+	return e.env.Outbox.Tell(pid, msg, sender)
 }
 
-// warnOnce logs msg at Warn the first time key is seen.
-func (e *Engine) warnOnce(key, msg string, fields ...zap.Field) {
-	if _, loaded := e.warned.LoadOrStore(key, struct{}{}); !loaded {
-		e.log.Warn(msg, fields...)
+// engineStats is the supervisor's answer to messages.GetStats.
+func (e *Engine) engineStats() messages.EngineStats {
+	m := e.Metrics()
+	return messages.EngineStats{
+		TotalOperations:      m.TotalOperations,
+		SuccessfulOperations: m.SuccessfulOperations,
+		FailedOperations:     m.FailedOperations,
+		Breakers:             m.Breakers,
+		Limiters:             m.Limiters,
 	}
 }

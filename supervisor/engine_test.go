@@ -14,12 +14,6 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-var errTemporary = errors.New("temporary failure")
-
-func ok42(context.Context) (int, error) { return 42, nil }
-
-func failing(context.Context) (int, error) { return 0, errTemporary }
-
 // mockOperation is the guide's mock: it fails twice, then succeeds.
 type mockOperation struct{ calls atomic.Int32 }
 
@@ -283,18 +277,6 @@ func TestBreakerNameFallsBackToOperationID(t *testing.T) {
 		t.Fatalf("breakers %v; want \"default\" for an unnamed policy without an ID", e.Metrics().Breakers)
 	}
 }
-
-type funcOp struct {
-	id       string
-	critical bool
-	policy   policy.Policy
-	fn       func(context.Context) (int, error)
-}
-
-func (o *funcOp) Policy() policy.Policy                    { return o.policy }
-func (o *funcOp) ID() string                               { return o.id }
-func (o *funcOp) Critical() bool                           { return o.critical }
-func (o *funcOp) Execute(ctx context.Context) (int, error) { return o.fn(ctx) }
 
 func TestRegisteredBreakerWinsAndReconfiguresLive(t *testing.T) {
 	e := newEngine(t)

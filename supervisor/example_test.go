@@ -29,14 +29,18 @@ func Example() {
 	}
 	defer e.Shutdown(context.Background())
 
-	// Convert the policy to policy.Policy once and reuse it: the engine caches its plan.
-	var p policy.Policy = policy.Combine(
+	// Prepare the policy once, at the call site's start-up: validated and compiled, the
+	// plan is the fast path, and its ID names the operation in logs and errors.
+	plan, err := e.Prepare("inventory-lookup", policy.Combine(
 		policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: 10 * time.Millisecond}),
 		policy.CircuitBreaker(5, 30*time.Second).Named("inventory"),
 		policy.Timeout(time.Second),
-	)
+	))
+	if err != nil {
+		panic(err)
+	}
 	calls := 0
-	stock, err := supervisor.ExecuteWithPolicy(context.Background(), e, p, func(ctx context.Context) (int, error) {
+	stock, err := supervisor.ExecutePlan(context.Background(), plan, func(ctx context.Context) (int, error) {
 		calls++
 		if calls < 3 {
 			return 0, errors.New("connection reset")

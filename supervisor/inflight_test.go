@@ -387,10 +387,10 @@ func TestShutdownWaitsUntilAnActorClientsResultIsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
-		pid, _ := e.sys.ProcessRegistry.Add(client, "blocking-client")
-		defer e.sys.ProcessRegistry.Remove(pid)
+		pid, _ := e.System().ProcessRegistry.Add(client, "blocking-client")
+		defer e.System().ProcessRegistry.Remove(pid)
 		release := make(chan struct{})
-		e.root.RequestWithCustomSender(e.PID(), &messages.Execute{ID: "job", Fn: func(context.Context) (any, error) {
+		injectAs(e, e.PID(), &messages.Execute{ID: "job", Fn: func(context.Context) (any, error) {
 			<-release
 			return "done", nil
 		}}, pid)
@@ -431,9 +431,9 @@ func TestGoexitInAnActorClientsFunctionIsAnswered(t *testing.T) {
 		}
 		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
 		close(client.deliver)
-		pid, _ := e.sys.ProcessRegistry.Add(client, "goexit-client")
-		defer e.sys.ProcessRegistry.Remove(pid)
-		e.root.RequestWithCustomSender(e.PID(), &messages.Execute{ID: "job", Fn: func(context.Context) (any, error) {
+		pid, _ := e.System().ProcessRegistry.Add(client, "goexit-client")
+		defer e.System().ProcessRegistry.Remove(pid)
+		injectAs(e, e.PID(), &messages.Execute{ID: "job", Fn: func(context.Context) (any, error) {
 			runtime.Goexit()
 			return nil, nil
 		}}, pid)
@@ -478,9 +478,9 @@ func TestPanicInABackoffsValidateIsAnInvalidPolicy(t *testing.T) {
 		}
 		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
 		close(client.deliver)
-		pid, _ := e.sys.ProcessRegistry.Add(client, "validate-client")
-		defer e.sys.ProcessRegistry.Remove(pid)
-		e.root.RequestWithCustomSender(e.PID(), &messages.Execute{ID: "job", Policy: retry, Fn: func(context.Context) (any, error) { return fn(context.Background()) }}, pid)
+		pid, _ := e.System().ProcessRegistry.Add(client, "validate-client")
+		defer e.System().ProcessRegistry.Remove(pid)
+		injectAs(e, e.PID(), &messages.Execute{ID: "job", Policy: retry, Fn: func(context.Context) (any, error) { return fn(context.Background()) }}, pid)
 		synctest.Wait()
 		if r := <-client.results; !errors.Is(r.Err, policy.ErrInvalidPolicy) {
 			t.Errorf("actor client: %+v; want ErrInvalidPolicy", r)

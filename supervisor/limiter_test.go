@@ -35,9 +35,9 @@ func TestReconfigureAnswersWaiterWhoseTokenIsDue(t *testing.T) {
 			done <- err
 		}()
 		synctest.Wait()
-		l := (*e.limiters.Load())["r"]
+		l := limiterOf(e, "r")
 		release := make(chan struct{})
-		e.root.Send(l.PID(), &fault.Block{Release: release})
+		inject(e, l.PID(), &fault.Block{Release: release})
 		synctest.Wait()
 		reg := make(chan error, 1)
 		go func() {

@@ -13,25 +13,12 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// obsOp is an Operation with a fixed ID, policy and function.
-type obsOp struct {
-	id       string
-	critical bool
-	policy   policy.Policy
-	fn       func(context.Context) (int, error)
-}
-
-func (o *obsOp) Policy() policy.Policy                    { return o.policy }
-func (o *obsOp) ID() string                               { return o.id }
-func (o *obsOp) Critical() bool                           { return o.critical }
-func (o *obsOp) Execute(ctx context.Context) (int, error) { return o.fn(ctx) }
-
 // obsFailTwice returns a function that fails twice, then succeeds.
 func obsFailTwice() func(context.Context) (int, error) {
 	n := 0
 	return func(context.Context) (int, error) {
 		if n++; n <= 2 {
-			return 0, errObsFailure
+			return 0, errTemporary
 		}
 		return n, nil
 	}
@@ -52,7 +39,7 @@ func obsDiscardLogger() *zap.Logger {
 
 func TestLogsRetrySequence(t *testing.T) {
 	e, logs := obsObserved(t, zap.DebugLevel)
-	op := &obsOp{
+	op := &funcOp{
 		id:     "charge",
 		policy: policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: 2 * time.Millisecond}),
 		fn:     obsFailTwice(),
@@ -83,7 +70,7 @@ func TestLogsRetrySequence(t *testing.T) {
 			"attempt":      int64(i + 2),
 			"max_attempts": int64(3),
 			"delay":        2 * time.Millisecond,
-			"error":        errObsFailure.Error(),
+			"error":        errTemporary.Error(),
 		}
 		for k, v := range want {
 			if f[k] != v {
@@ -101,7 +88,7 @@ func TestLogsBreakerTrip(t *testing.T) {
 	ctx := context.Background()
 	p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
 	for range 2 {
-		ExecuteWithPolicy(ctx, e, p, obsFail)
+		ExecuteWithPolicy(ctx, e, p, failing)
 	}
 	trips := logs.FilterMessage("breaker state change").FilterField(zap.String("breaker", "x")).AllUntimed()
 	if len(trips) != 1 {
@@ -118,12 +105,12 @@ func TestLogsBreakerTrip(t *testing.T) {
 	}
 	for _, entry := range failures {
 		f := entry.ContextMap()
-		if entry.Level != zap.WarnLevel || f["policy"] != p.String() || f["attempts"] != int64(1) || f["error"] != errObsFailure.Error() {
+		if entry.Level != zap.WarnLevel || f["policy"] != p.String() || f["attempts"] != int64(1) || f["error"] != errTemporary.Error() {
 			t.Errorf("failure entry = %v %v; want Warn with policy, attempts and error", entry.Level, f)
 		}
 	}
 
-	if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); !errors.Is(err, policy.ErrCircuitOpen) {
+	if _, err := ExecuteWithPolicy(ctx, e, p, ok42); !errors.Is(err, policy.ErrCircuitOpen) {
 		t.Fatalf("third call: %v; want ErrCircuitOpen", err)
 	}
 	open := logs.FilterMessage("circuit open").FilterField(zap.String("breaker", "x")).AllUntimed()
@@ -139,7 +126,7 @@ func TestLogsCriticalFailureAtError(t *testing.T) {
 	e, logs := obsObserved(t, zap.InfoLevel)
 	ctx := context.Background()
 	for _, critical := range []bool{false, true} {
-		op := &obsOp{id: "ledger", critical: critical, policy: policy.None(), fn: obsFail}
+		op := &funcOp{id: "ledger", critical: critical, policy: policy.None(), fn: failing}
 		Execute(ctx, e, policy.Operation[int](op))
 	}
 	failures := logs.FilterMessage("operation failed").FilterField(zap.String("op", "ledger")).AllUntimed()
@@ -172,7 +159,7 @@ func TestLogsPanicWithStack(t *testing.T) {
 func TestNothingLoggedAtDebugWhenLevelIsInfo(t *testing.T) {
 	e, logs := obsObserved(t, zap.InfoLevel)
 	ctx := context.Background()
-	op := &obsOp{
+	op := &funcOp{
 		id:     "charge",
 		policy: policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: time.Millisecond}),
 		fn:     obsFailTwice(),
@@ -182,11 +169,11 @@ func TestNothingLoggedAtDebugWhenLevelIsInfo(t *testing.T) {
 	}
 	p := policy.Policy(policy.CircuitBreaker(2, time.Hour).Named("x"))
 	for range 3 {
-		ExecuteWithPolicy(ctx, e, p, obsFail)
+		ExecuteWithPolicy(ctx, e, p, failing)
 	}
 	lim := policy.Policy(policy.RateLimit(0.001).Named("y"))
 	for range 2 {
-		ExecuteWithPolicy(ctx, e, lim, obsOK)
+		ExecuteWithPolicy(ctx, e, lim, ok42)
 	}
 
 	for _, entry := range logs.AllUntimed() {
@@ -228,9 +215,9 @@ func TestDisabledDebugLoggingAllocatesNothing(t *testing.T) {
 		{"retry+breaker", policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, time.Minute).Named("bench2"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ExecuteWithPolicy(ctx, e, tc.p, obsOK) // create the breaker, compile the plan
+			ExecuteWithPolicy(ctx, e, tc.p, ok42) // create the breaker, compile the plan
 			allocs := testing.AllocsPerRun(200, func() {
-				if _, err := ExecuteWithPolicy(ctx, e, tc.p, obsOK); err != nil {
+				if _, err := ExecuteWithPolicy(ctx, e, tc.p, ok42); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -265,10 +252,10 @@ func BenchmarkDisabledLogger(b *testing.B) {
 				}
 				defer e.Shutdown(context.Background())
 				ctx := context.Background()
-				ExecuteWithPolicy(ctx, e, bc.p, obsOK)
+				ExecuteWithPolicy(ctx, e, bc.p, ok42)
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := ExecuteWithPolicy(ctx, e, bc.p, obsOK); err != nil {
+					if _, err := ExecuteWithPolicy(ctx, e, bc.p, ok42); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -289,10 +276,10 @@ func TestSuccessfulCallsLogNothing(t *testing.T) {
 		policy.Combine(policy.Timeout(time.Minute), policy.CircuitBreaker(5, time.Minute).Named("quiet")),
 		policy.Combine(policy.Retry(3), policy.CircuitBreaker(5, time.Minute).Named("quiet"), policy.Timeout(time.Minute)),
 	} {
-		ExecuteWithPolicy(ctx, e, p, obsOK) // create the breaker, compile the plan
+		ExecuteWithPolicy(ctx, e, p, ok42) // create the breaker, compile the plan
 		logs.TakeAll()
 		for range 20 {
-			if _, err := ExecuteWithPolicy(ctx, e, p, obsOK); err != nil {
+			if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -310,7 +297,7 @@ func TestPanicIsLoggedOnce(t *testing.T) {
 	for _, p := range []policy.Policy{policy.None(), policy.Retry(3), policy.Timeout(time.Minute),
 		policy.Combine(policy.Retry(2), policy.Timeout(time.Minute))} {
 		logs.TakeAll()
-		Execute(context.Background(), e, policy.Operation[int](&obsOp{id: "boom", policy: p, fn: boom}))
+		Execute(context.Background(), e, policy.Operation[int](&funcOp{id: "boom", policy: p, fn: boom}))
 		entries := logs.FilterField(zap.String("op", "boom")).AllUntimed()
 		if len(entries) != 1 || entries[0].Message != "operation panicked" || entries[0].Level != zap.ErrorLevel {
 			t.Errorf("%v: logged %d lines for one panic: %v; want one \"operation panicked\" at Error", p, len(entries), entries)
@@ -336,14 +323,14 @@ func TestCallersOwnFailuresLogAtDebug(t *testing.T) {
 		fn       func(context.Context) (int, error)
 		want     zapcore.Level
 	}{
-		{"ordinary", context.Background(), false, obsFail, zap.WarnLevel},
-		{"permanent", context.Background(), false, func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }, zap.DebugLevel},
-		{"permanent-critical", context.Background(), true, func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }, zap.DebugLevel},
-		{"cancelled", cancelled, false, obsOK, zap.DebugLevel},
-		{"cancelled-critical", cancelled, true, obsOK, zap.DebugLevel},
+		{"ordinary", context.Background(), false, failing, zap.WarnLevel},
+		{"permanent", context.Background(), false, func(context.Context) (int, error) { return 0, policy.Permanent(errTemporary) }, zap.DebugLevel},
+		{"permanent-critical", context.Background(), true, func(context.Context) (int, error) { return 0, policy.Permanent(errTemporary) }, zap.DebugLevel},
+		{"cancelled", cancelled, false, ok42, zap.DebugLevel},
+		{"cancelled-critical", cancelled, true, ok42, zap.DebugLevel},
 	}
 	for _, tt := range tests {
-		op := &obsOp{id: tt.id, critical: tt.critical, policy: policy.Retry(3), fn: tt.fn}
+		op := &funcOp{id: tt.id, critical: tt.critical, policy: policy.Retry(3), fn: tt.fn}
 		if _, err := Execute(tt.ctx, e, policy.Operation[int](op)); err == nil {
 			t.Fatalf("%s: no error", tt.id)
 		}
@@ -360,10 +347,10 @@ func TestWithFailureLogLevelSetsTheLevelOfOrdinaryFailures(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	e := newEngine(t, WithLogger(zap.New(core)), WithFailureLogLevel(zap.InfoLevel))
 	ctx := context.Background()
-	Execute(ctx, e, policy.Operation[int](&obsOp{id: "ordinary", policy: policy.None(), fn: obsFail}))
-	Execute(ctx, e, policy.Operation[int](&obsOp{id: "critical", critical: true, policy: policy.None(), fn: obsFail}))
-	Execute(ctx, e, policy.Operation[int](&obsOp{id: "permanent", policy: policy.None(),
-		fn: func(context.Context) (int, error) { return 0, policy.Permanent(errObsFailure) }}))
+	Execute(ctx, e, policy.Operation[int](&funcOp{id: "ordinary", policy: policy.None(), fn: failing}))
+	Execute(ctx, e, policy.Operation[int](&funcOp{id: "critical", critical: true, policy: policy.None(), fn: failing}))
+	Execute(ctx, e, policy.Operation[int](&funcOp{id: "permanent", policy: policy.None(),
+		fn: func(context.Context) (int, error) { return 0, policy.Permanent(errTemporary) }}))
 	for id, want := range map[string]zapcore.Level{"ordinary": zap.InfoLevel, "critical": zap.ErrorLevel, "permanent": zap.DebugLevel} {
 		entries := logs.FilterMessage("operation failed").FilterField(zap.String("op", id)).AllUntimed()
 		if len(entries) != 1 || entries[0].Level != want {

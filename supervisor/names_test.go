@@ -21,7 +21,7 @@ func TestCancelledWhileCreatingANamedActorReportsTheContextAndTheOperation(t *te
 		e := newEngine(t)
 		release := make(chan struct{})
 		defer close(release)
-		e.root.Send(e.sup, &fault.Block{Release: release})
+		inject(e, supervisorOf(e), &fault.Block{Release: release})
 		synctest.Wait()
 
 		for _, p := range []policy.Policy{
@@ -70,20 +70,20 @@ func TestNamesThatAreNotUTF8AreRefused(t *testing.T) {
 	for _, name := range []string{"a\xff", "a\xfe"} {
 		isInvalid("breaker "+name, policy.CircuitBreaker(1, time.Hour).Named(name).Validate())
 		isInvalid("limiter "+name, policy.RateLimit(1).Named(name).Validate())
-		_, err := ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named(name)), obsOK)
+		_, err := ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named(name)), ok42)
 		isInvalid("ExecuteWithPolicy breaker "+name, err)
-		_, err = ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named(name)), obsOK)
+		_, err = ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named(name)), ok42)
 		isInvalid("ExecuteWithPolicy limiter "+name, err)
 		isInvalid("RegisterCircuitBreaker "+name, e.RegisterCircuitBreaker(name, policy.CircuitBreaker(1, time.Hour)))
 		isInvalid("RegisterRateLimiter "+name, e.RegisterRateLimiter(name, policy.RateLimit(1)))
 		// An operation ID names unnamed breakers and limiters.
 		for _, p := range []policy.Policy{policy.CircuitBreaker(1, time.Hour), policy.Combine(policy.Retry(2), policy.RateLimit(10))} {
-			_, err = Execute(ctx, e, policy.Operation[int](&funcOp{id: name, policy: p, fn: obsOK}))
+			_, err = Execute(ctx, e, policy.Operation[int](&funcOp{id: name, policy: p, fn: ok42}))
 			isInvalid("Execute with ID "+name, err)
 		}
 	}
 	// An ID that names nothing may be anything.
-	if _, err := Execute(ctx, e, policy.Operation[int](&funcOp{id: "a\xff", policy: policy.Retry(2), fn: obsOK})); err != nil {
+	if _, err := Execute(ctx, e, policy.Operation[int](&funcOp{id: "a\xff", policy: policy.Retry(2), fn: ok42})); err != nil {
 		t.Fatalf("an invalid UTF-8 ID that names no actor: %v", err)
 	}
 	if _, err := reg.Gather(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/pipeline"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -28,7 +29,7 @@ type config struct {
 func WithLogger(l *zap.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return invalid("", "WithLogger: logger is nil")
+			return pipeline.Invalid("", "WithLogger: logger is nil")
 		}
 		c.logger = l
 		return nil
@@ -41,7 +42,7 @@ func WithLogger(l *zap.Logger) Option {
 func WithActorSystem(sys *actor.ActorSystem) Option {
 	return func(c *config) error {
 		if sys == nil {
-			return invalid("", "WithActorSystem: system is nil")
+			return pipeline.Invalid("", "WithActorSystem: system is nil")
 		}
 		c.system = sys
 		return nil
@@ -58,7 +59,7 @@ func WithActorSystem(sys *actor.ActorSystem) Option {
 func WithIdleTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return invalid("", fmt.Sprintf("WithIdleTimeout: must be ≥ 0, got %v", d))
+			return pipeline.Invalid("", fmt.Sprintf("WithIdleTimeout: must be ≥ 0, got %v", d))
 		}
 		c.idleTimeout = d
 		return nil
@@ -74,7 +75,7 @@ func WithIdleTimeout(d time.Duration) Option {
 func WithMailboxLimit(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return invalid("", fmt.Sprintf("WithMailboxLimit: must be ≥ 0, got %d", n))
+			return pipeline.Invalid("", fmt.Sprintf("WithMailboxLimit: must be ≥ 0, got %d", n))
 		}
 		c.mailboxLimit = n
 		return nil
@@ -96,7 +97,7 @@ func WithDurationHistogram() Option {
 func WithWorkers(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return invalid("", fmt.Sprintf("WithWorkers: must be ≥ 1, got %d", n))
+			return pipeline.Invalid("", fmt.Sprintf("WithWorkers: must be ≥ 1, got %d", n))
 		}
 		c.workers = n
 		return nil
@@ -113,7 +114,7 @@ func WithWorkers(n int) Option {
 func WithFailureLogLevel(level zapcore.Level) Option {
 	return func(c *config) error {
 		if level < zapcore.DebugLevel || level > zapcore.ErrorLevel {
-			return invalid("", fmt.Sprintf("WithFailureLogLevel: must be debug, info, warn or error, got %v", level))
+			return pipeline.Invalid("", fmt.Sprintf("WithFailureLogLevel: must be debug, info, warn or error, got %v", level))
 		}
 		c.failureLevel = level
 		return nil

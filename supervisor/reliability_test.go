@@ -11,8 +11,8 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-// Helpers shared by the reliability tests: stress_test.go, faultload_test.go,
-// overload_test.go, shutdownload_test.go, badinput_test.go, growth_test.go and
+// Helpers shared by the reliability tests: stress_test.go, faults_test.go,
+// overload_test.go, shutdownload_test.go, badinput_test.go, passivation_test.go and
 // fuzz_test.go.
 
 // relSoakFlag turns the stress and growth tests into a soak: go test -race -run Stress
@@ -59,7 +59,7 @@ func relMiB(n int64) float64 { return float64(n) / (1 << 20) }
 // actor plus the engine's own few.
 func relProcesses(e *Engine) int {
 	n := 0
-	for _, m := range e.sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+	for _, m := range e.System().ProcessRegistry.LocalPIDs.LocalPIDs {
 		n += m.Count()
 	}
 	return n

@@ -232,12 +232,12 @@ func (s *stress) run(t *testing.T, d time.Duration) {
 
 func (s *stress) busyActors() int {
 	n := 0
-	for _, l := range *s.e.breakers.Load() {
+	for _, l := range liveBreakers(s.e) {
 		if l.MailboxDepth() > 0 {
 			n++
 		}
 	}
-	for _, l := range *s.e.limiters.Load() {
+	for _, l := range liveLimiters(s.e) {
 		if l.MailboxDepth() > 0 {
 			n++
 		}
@@ -459,22 +459,22 @@ func (s *stress) inject(done <-chan struct{}) {
 		case <-time.After(time.Duration(2+rng.IntN(8)) * time.Millisecond):
 		}
 		var pids []*actorTarget
-		for name, l := range *s.e.breakers.Load() {
+		for name, l := range liveBreakers(s.e) {
 			pids = append(pids, &actorTarget{name: name, pid: l.PID(), probe: name == s.probe.name})
 		}
-		for name, l := range *s.e.limiters.Load() {
+		for name, l := range liveLimiters(s.e) {
 			pids = append(pids, &actorTarget{name: name, pid: l.PID()})
 		}
 		target := pids[rng.IntN(len(pids))]
 		switch {
 		case rng.IntN(100) == 0:
-			s.e.root.Send(s.e.sup, &fault.Panic{Reason: "stress: injected into the supervisor"})
+			inject(s.e, supervisorOf(s.e), &fault.Panic{Reason: "stress: injected into the supervisor"})
 			s.injectedSupervisor.Add(1)
 		case rng.IntN(2) == 0 || target.probe:
-			s.e.root.Send(target.pid, &fault.Panic{Reason: "stress: injected"})
+			inject(s.e, target.pid, &fault.Panic{Reason: "stress: injected"})
 			s.injectedPanics.Add(1)
 		default:
-			s.e.root.Send(target.pid, &fault.PanicOnNext{Reason: "stress: injected on the next request"})
+			inject(s.e, target.pid, &fault.PanicOnNext{Reason: "stress: injected on the next request"})
 			s.injectedOnNext.Add(1)
 		}
 	}
@@ -609,10 +609,10 @@ func (s *stress) check(t *testing.T, d time.Duration, soaking bool) {
 	// Restarts: every injected panic restarted its actor; a panic on the next request
 	// did when a request came.
 	var linkRestarts uint64
-	for _, l := range *s.e.breakers.Load() {
+	for _, l := range liveBreakers(s.e) {
 		linkRestarts += l.Restarts()
 	}
-	for _, l := range *s.e.limiters.Load() {
+	for _, l := range liveLimiters(s.e) {
 		linkRestarts += l.Restarts()
 	}
 	if m.ActorRestarts != linkRestarts {
@@ -773,7 +773,7 @@ type probeEntry struct {
 }
 
 func (p *probeTracker) before(e *Engine) *probeEntry {
-	l := (*e.breakers.Load())[p.name]
+	l := liveBreakers(e)[p.name]
 	if l == nil {
 		return nil
 	}
@@ -781,7 +781,7 @@ func (p *probeTracker) before(e *Engine) *probeEntry {
 }
 
 func (p *probeTracker) enter(e *Engine, pre *probeEntry) bool {
-	l := (*e.breakers.Load())[p.name]
+	l := liveBreakers(e)[p.name]
 	if l != pre.link || pre.view.State == messages.Closed {
 		return false
 	}

@@ -1,0 +1,119 @@
+package pipeline
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// stage is one policy of a compiled pipeline: a *retryStage, *breakerStage,
+// *limiterStage or *timeoutStage. Stages run outermost first; run dispatches on the
+// concrete type.
+type stage interface{ isStage() }
+
+// Plan is what a policy compiles into: its validation result and its stages. A Plan is
+// immutable once made and safe for concurrent use; the link caches of its stages follow
+// reconfiguration and passivation of the names they use.
+type Plan struct {
+	env    *Env
+	id     string        // the operation ID of a prepared plan
+	policy policy.Policy // what was compiled, for logs; keeps a cached plan's key alive
+	stages []stage
+	err    error // why the policy is invalid; the caller wraps it in a *policy.Error
+	// byID is set when a breaker or limiter has no Name: the operation's ID names it.
+	byID bool
+	// direct is set for None and a plain Retry, which run without stages: the first
+	// attempt runs at once, and the retry loop (attempts, backoff) only after a failure.
+	direct   bool
+	attempts int
+	backoff  policy.Backoff
+}
+
+// ID returns the operation ID the plan was prepared for.
+func (pl *Plan) ID() string { return pl.id }
+
+// Prepare validates and compiles p for the operation id ("" for none) once, for
+// ExecutePlan: none of the per-call compile or cache work is left. Its error is a
+// *policy.Error of Kind ErrInvalidPolicy.
+func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
+	pl := &Plan{env: env, id: id, policy: p}
+	switch pp := p.(type) {
+	case nil:
+		return nil, Invalid(id, "policy is nil")
+	case policy.NonePolicy:
+		pl.direct = true
+	case policy.RetryPolicy:
+		if err := validate(pp); err != nil {
+			return nil, InvalidPolicy(id, err)
+		}
+		pl.direct, pl.attempts, pl.backoff = true, pp.MaxAttempts, pp.Backoff
+	default:
+		c := compile(p)
+		if c.err != nil {
+			return nil, InvalidPolicy(id, c.err)
+		}
+		pl.stages, pl.byID = c.stages, c.byID
+	}
+	if pl.byID && id != "" && !utf8.ValidString(id) {
+		return nil, Invalid(id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+	}
+	return pl, nil
+}
+
+// compile validates p and flattens it into stages: Combine nests first-outermost, so
+// Combine(a, Combine(b, c), d) runs as a(b(c(d(fn)))) — exactly the flat list a, b, c, d.
+func compile(p policy.Policy) *Plan {
+	pl := &Plan{}
+	compileInto(pl, p)
+	return pl
+}
+
+// compileInto is compile into pl, which the caller allocated (the plan cache holds its
+// plans inline). It holds the one switch from policy kinds to stages.
+func compileInto(pl *Plan, p policy.Policy) {
+	pl.policy = p
+	if err := validate(p); err != nil {
+		pl.err = err
+		return
+	}
+	n := 0
+	walk(p, func(policy.Policy) { n++ })
+	pl.stages = make([]stage, 0, n)
+	walk(p, func(q policy.Policy) {
+		if pl.err != nil {
+			return
+		}
+		switch q := q.(type) {
+		case policy.RetryPolicy:
+			pl.stages = append(pl.stages, compileRetry(q))
+		case policy.CircuitBreakerPolicy:
+			pl.stages = append(pl.stages, compileBreaker(q))
+			pl.byID = pl.byID || q.Name == ""
+		case policy.RateLimitPolicy:
+			pl.stages = append(pl.stages, compileLimiter(q))
+			pl.byID = pl.byID || q.Name == ""
+		case policy.TimeoutPolicy:
+			pl.stages = append(pl.stages, compileTimeout(q))
+		default:
+			pl.stages, pl.byID = nil, false
+			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
+		}
+	})
+}
+
+// walk calls f on every non-combined policy in p, in order; a policy.Spec is unwrapped.
+// p is valid, so its depth is bounded.
+func walk(p policy.Policy, f func(policy.Policy)) {
+	switch q := p.(type) {
+	case policy.CombinedPolicy:
+		for _, r := range q.Policies {
+			walk(r, f)
+		}
+	case policy.Spec:
+		walk(q.Policy, f)
+	case policy.NonePolicy:
+	default:
+		f(p)
+	}
+}

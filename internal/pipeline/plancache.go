@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/bulwark-go/bulwark/policy"
+)
+
+// planCache maps the identity of a boxed policy (both words of the interface value) to
+// its plan. It is direct-mapped and lock-free: a lookup is one atomic load and two
+// pointer compares; a collision replaces the older plan. A plan holds its policy value,
+// so the address it is keyed by cannot be reused while it is cached. This is the only
+// unsafe code of the module: it lets ExecuteWithPolicy with a hoisted policy skip the
+// compile, where Prepare is the explicit way.
+type planCache struct {
+	slots [planSlots]atomic.Pointer[cachedPlan]
+}
+
+const planSlots = 1024
+
+// cachedPlan is a plan under the identity of the boxed policy it was compiled from.
+type cachedPlan struct {
+	typ unsafe.Pointer // the interface's type word: two boxed values of different
+	key unsafe.Pointer // types may share an address (zero values, equal constants)
+	Plan
+}
+
+// words returns the two words of an interface value: its type and its data pointer.
+func words(p policy.Policy) (typ, data unsafe.Pointer) {
+	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))
+	return w[0], w[1]
+}
+
+// get returns the plan of p, compiling it on a miss.
+func (pc *planCache) get(p policy.Policy) *Plan {
+	typ, key := words(p)
+	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14^uintptr(typ)>>5)%planSlots]
+	if cp := slot.Load(); cp != nil && cp.key == key && cp.typ == typ {
+		return &cp.Plan
+	}
+	cp := &cachedPlan{typ: typ, key: key}
+	compileInto(&cp.Plan, p)
+	slot.Store(cp)
+	return &cp.Plan
+}

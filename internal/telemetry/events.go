@@ -1,0 +1,183 @@
+package telemetry
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/messages"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of Event.
+const (
+	// BreakerStateChanged: a breaker moved From one state To another.
+	BreakerStateChanged EventKind = iota + 1
+	// LimiterSaturated: a limiter ran out of tokens and refuses or queues calls.
+	LimiterSaturated
+	// LimiterRecovered: a saturated limiter has tokens again.
+	LimiterRecovered
+)
+
+// String names the kind: "breaker_state_changed", "limiter_saturated", "limiter_recovered".
+func (k EventKind) String() string {
+	switch k {
+	case BreakerStateChanged:
+		return "breaker_state_changed"
+	case LimiterSaturated:
+		return "limiter_saturated"
+	case LimiterRecovered:
+		return "limiter_recovered"
+	}
+	return "unknown"
+}
+
+// Event is a state change of a named breaker or limiter, delivered to subscribers. Each
+// kind uses only its own fields: Kind, Name and At always, From and To only for
+// BreakerStateChanged. String and MarshalLogObject (for zap.Object or zap.Any) show
+// just those.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Name is the breaker's or limiter's name.
+	Name string
+	// From and To are the breaker states of a BreakerStateChanged event; for other
+	// kinds they are zero and mean nothing.
+	From, To messages.BreakerState
+	// At is when it happened.
+	At time.Time
+}
+
+// String describes the event by its own fields: `breaker_state_changed "payments":
+// closed -> open` or `limiter_saturated "api"`.
+func (ev Event) String() string {
+	s := ev.Kind.String() + " " + strconv.Quote(ev.Name)
+	if ev.Kind == BreakerStateChanged {
+		s += ": " + ev.From.String() + " -> " + ev.To.String()
+	}
+	return s
+}
+
+// MarshalLogObject writes the event's own fields for zap: kind, name and at, and from
+// and to for a BreakerStateChanged.
+func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("kind", ev.Kind.String())
+	enc.AddString("name", ev.Name)
+	if ev.Kind == BreakerStateChanged {
+		enc.AddString("from", ev.From.String())
+		enc.AddString("to", ev.To.String())
+	}
+	enc.AddTime("at", ev.At)
+	return nil
+}
+
+// Hub fans events out to subscribers. Publishing never blocks: an event that does not
+// fit a subscriber's buffer is dropped and counted. Build one with NewHub.
+type Hub struct {
+	subs    atomic.Pointer[[]*subscriber]
+	mu      sync.Mutex // serialises changes to subs and closed
+	closed  bool       // guarded by mu: Close was called
+	dropped *atomic.Uint64
+	warn    *Warner
+}
+
+type subscriber struct {
+	mu     sync.Mutex // guards ch against a send after close
+	ch     chan Event
+	closed bool
+}
+
+// NewHub returns a hub that counts dropped events in dropped and warns of the first
+// through warn.
+func NewHub(dropped *atomic.Uint64, warn *Warner) *Hub {
+	return &Hub{dropped: dropped, warn: warn}
+}
+
+// Subscribe returns a channel that receives every event published from now on and a
+// cancel function that stops the subscription and closes the channel; buffer < 1 means
+// 1. After Close, or when refuse is set, the channel is closed at once.
+func (h *Hub) Subscribe(buffer int, refuse bool) (events <-chan Event, cancel func()) {
+	s := &subscriber{ch: make(chan Event, max(buffer, 1))}
+	h.mu.Lock()
+	if refuse || h.closed {
+		h.mu.Unlock()
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	var next []*subscriber
+	if cur := h.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	h.subs.Store(&next)
+	h.mu.Unlock()
+	return s.ch, func() { h.remove(s) }
+}
+
+func (h *Hub) remove(s *subscriber) {
+	h.mu.Lock()
+	if cur := h.subs.Load(); cur != nil {
+		next := make([]*subscriber, 0, len(*cur))
+		for _, x := range *cur {
+			if x != s {
+				next = append(next, x)
+			}
+		}
+		h.subs.Store(&next)
+	}
+	h.mu.Unlock()
+	s.close()
+}
+
+func (s *subscriber) close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+	s.mu.Unlock()
+}
+
+// Close closes every subscriber's channel; later subscriptions get a closed channel.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	cur := h.subs.Load()
+	h.subs.Store(nil)
+	h.closed = true
+	h.mu.Unlock()
+	if cur != nil {
+		for _, s := range *cur {
+			s.close()
+		}
+	}
+}
+
+// Publish delivers ev to every subscriber with room for it.
+func (h *Hub) Publish(ev Event) {
+	cur := h.subs.Load()
+	if cur == nil {
+		return
+	}
+	dropped := false
+	for _, s := range *cur {
+		s.mu.Lock()
+		if !s.closed {
+			select {
+			case s.ch <- ev:
+			default:
+				h.dropped.Add(1)
+				dropped = true
+			}
+		}
+		s.mu.Unlock()
+	}
+	if dropped {
+		h.warn.Once("events-dropped", "an event subscriber's buffer is full: events are dropped and counted in Metrics().DroppedEvents",
+			zap.Stringer("kind", ev.Kind), zap.String("name", ev.Name))
+	}
+}

@@ -238,7 +238,10 @@ func (a *Limiter) Receive(c actor.Context) {
 		for _, t := range l.own.bucket.DropAll() {
 			a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.Stopping})
 		}
+		// The final view counts the dropped waiters and stays retired, so callers holding
+		// the link (a compiled plan caches it) look the name up again.
 		l.publish()
+		l.retire()
 		return
 	}
 	if a.common(c, &l.link) {

@@ -151,6 +151,27 @@ func TestPassivatedBreakerKeepsItsFirstConfiguration(t *testing.T) {
 	})
 }
 
+// TestPassivatedLimiterIsLookedUpAgainByACachedPlan is a regression test: a stopping
+// limiter published its final view without Retired, so a policy whose compiled plan had
+// cached the link kept calling the stopped actor and failed with "keeps stopping".
+func TestPassivatedLimiterIsLookedUpAgainByACachedPlan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const idle = time.Minute
+		e := newEngine(t, WithIdleTimeout(idle))
+		var p policy.Policy = policy.Combine(policy.CircuitBreaker(1, time.Hour).Named("p"), policy.RateLimit(1000).Named("p"))
+		for round := range 3 {
+			if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			time.Sleep(5 * idle)
+			synctest.Wait()
+			if n := len(liveLimiters(e)); n != 0 {
+				t.Fatalf("round %d: %d limiters live; want the idle one passivated", round, n)
+			}
+		}
+	})
+}
+
 // TestIdleScanTimerStopsAtShutdown is a regression test: the supervisor's idle-scan
 // timer fired after Shutdown, as a dead letter in the caller's actor system.
 func TestIdleScanTimerStopsAtShutdown(t *testing.T) {

@@ -112,10 +112,7 @@ const stressOps = 8
 
 func newStress(t *testing.T) *stress {
 	t.Helper()
-	e, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngineNoCleanup(t)
 	t.Cleanup(func() { // after a failure; a second Shutdown does nothing
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -241,11 +241,7 @@ func TestBreakerAdditionsString(t *testing.T) {
 }
 
 func TestBreakerAdditionsJSONRoundTrip(t *testing.T) {
-	tests := []struct {
-		name string
-		p    policy.Policy
-		want string
-	}{
+	tests := []jsonCase{
 		{"count window", cb.WithCountWindow(20).WithFailureRate(0.5, 10),
 			`{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"30s","window":{"count":20},"failure_rate":0.5,"minimum_calls":10}`},
 		{"time window", cb.WithTimeWindow(10 * time.Second).WithBuckets(10),
@@ -268,24 +264,7 @@ func TestBreakerAdditionsJSONRoundTrip(t *testing.T) {
 		{"inside combine", policy.Combine(cb.WithCountWindow(4).WithFailureRate(0.5, 0)),
 			`{"type":"combine","policies":[{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"30s","window":{"count":4},"failure_rate":0.5}]}`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := json.Marshal(tt.p)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			if string(data) != tt.want {
-				t.Fatalf("Marshal\n got: %s\nwant: %s", data, tt.want)
-			}
-			got, err := policy.ParseJSON(data)
-			if err != nil {
-				t.Fatalf("ParseJSON: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.p) {
-				t.Fatalf("ParseJSON = %#v, want %#v", got, tt.p)
-			}
-		})
-	}
+	checkJSONRoundTrip(t, tests)
 }
 
 func TestBreakerAdditionsParseJSON(t *testing.T) {

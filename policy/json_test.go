@@ -12,11 +12,7 @@ import (
 )
 
 func TestJSONRoundTrip(t *testing.T) {
-	tests := []struct {
-		name string
-		p    policy.Policy
-		want string
-	}{
+	tests := []jsonCase{
 		{"none", policy.None(), `{"type":"none"}`},
 		{"retry with the default backoff", policy.Retry(3),
 			`{"type":"retry","max_attempts":3,"backoff":{"type":"exponential","initial_delay":"100ms","multiplier":2,"max_delay":"30s","jitter":true}}`},
@@ -51,24 +47,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"nested combine", policy.Combine(policy.None(), policy.Combine(policy.RateLimit(1), policy.Combine(policy.Timeout(time.Second)))),
 			`{"type":"combine","policies":[{"type":"none"},{"type":"combine","policies":[{"type":"rate_limit","requests_per_second":1,"burst":1},{"type":"combine","policies":[{"type":"timeout","duration":"1s"}]}]}]}`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := json.Marshal(tt.p)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			if string(data) != tt.want {
-				t.Fatalf("Marshal\n got: %s\nwant: %s", data, tt.want)
-			}
-			got, err := policy.ParseJSON(data)
-			if err != nil {
-				t.Fatalf("ParseJSON: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.p) {
-				t.Fatalf("ParseJSON = %#v, want %#v", got, tt.p)
-			}
-		})
-	}
+	checkJSONRoundTrip(t, tests)
 }
 
 func TestJSONRoundTripMaxDepth(t *testing.T) {

@@ -286,11 +286,7 @@ func TestBreakerAdditionsParseJSON(t *testing.T) {
 			}
 		})
 	}
-	rejected := []struct {
-		name string
-		doc  string
-		want string // the whole message
-	}{
+	rejected := []rejectCase{
 		{"a mis-cased window key", head + `"window":{"Count":3}}`, `policy: circuit_breaker: window: json: unknown field "Count"`},
 		{"an unknown window key", head + `"window":{"count":3,"size":3}}`, `policy: circuit_breaker: window: json: unknown field "size"`},
 		{"a duplicate window key", head + `"window":{"count":3,"count":4}}`,
@@ -316,15 +312,7 @@ func TestBreakerAdditionsParseJSON(t *testing.T) {
 		{"a shared key of the wrong type", `{"type":"rate_limit","requests_per_second":1,"shared":"yes"}`,
 			"policy: json: cannot unmarshal string into Go struct field rateLimitJSON.shared of type bool"},
 	}
-	for _, tt := range rejected {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := policy.ParseJSON([]byte(tt.doc))
-			if p != nil {
-				t.Errorf("ParseJSON returned a policy %v with its error", p)
-			}
-			assertInvalid(t, err, tt.want)
-		})
-	}
+	checkParseJSONRejects(t, rejected)
 }
 
 func TestBreakerWithACustomOpenBackoffDoesNotMarshal(t *testing.T) {

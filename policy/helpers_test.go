@@ -38,3 +38,25 @@ func checkJSONRoundTrip(t *testing.T, tests []jsonCase) {
 		})
 	}
 }
+
+// rejectCase is a document ParseJSON must refuse, and the whole message it must give.
+type rejectCase struct {
+	name string
+	doc  string
+	want string
+}
+
+// checkParseJSONRejects runs each case as a subtest: ParseJSON returns no policy and an
+// invalid-policy error whose message is exactly want.
+func checkParseJSONRejects(t *testing.T, tests []rejectCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := policy.ParseJSON([]byte(tt.doc))
+			if p != nil {
+				t.Errorf("ParseJSON returned a policy %v with its error", p)
+			}
+			assertInvalid(t, err, tt.want)
+		})
+	}
+}

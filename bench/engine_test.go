@@ -400,29 +400,31 @@ func BenchmarkExecuteAll(b *testing.B) {
 	for i := range fns {
 		fns[i] = Work
 	}
-	for _, c := range bulkCases {
-		b.Run(c.name, func(b *testing.B) {
-			e := newEngine(b)
-			p := c.policy()
-			b.Run(bulkLevel, func(b *testing.B) {
-				b.ReportAllocs()
-				for range b.N {
-					vals, errs := supervisor.ExecuteAll(ctx, e, p, fns)
-					for i, err := range errs {
-						if err != nil || vals[i] != Answer {
-							b.Fatalf("entry %d: %d, %v", i, vals[i], err)
-						}
-					}
-				}
-				reportPerFn(b)
-			})
-		})
-	}
+	benchBulk(b, func(b *testing.B, e *supervisor.Engine, p policy.Policy) {
+		vals, errs := supervisor.ExecuteAll(ctx, e, p, fns)
+		for i, err := range errs {
+			if err != nil || vals[i] != Answer {
+				b.Fatalf("entry %d: %d, %v", i, vals[i], err)
+			}
+		}
+	})
 }
 
 // BenchmarkExecuteSingle is the baseline of BenchmarkExecuteAll.
 func BenchmarkExecuteSingle(b *testing.B) {
 	ctx := context.Background()
+	benchBulk(b, func(b *testing.B, e *supervisor.Engine, p policy.Policy) {
+		for range BulkSize {
+			if v, err := supervisor.ExecuteWithPolicy(ctx, e, p, Work); err != nil || v != Answer {
+				b.Fatalf("%d, %v", v, err)
+			}
+		}
+	})
+}
+
+// benchBulk runs op, one operation of BulkSize functions, b.N times for each of
+// bulkCases on an engine of its own, and reports ns/fn.
+func benchBulk(b *testing.B, op func(b *testing.B, e *supervisor.Engine, p policy.Policy)) {
 	for _, c := range bulkCases {
 		b.Run(c.name, func(b *testing.B) {
 			e := newEngine(b)
@@ -430,11 +432,7 @@ func BenchmarkExecuteSingle(b *testing.B) {
 			b.Run(bulkLevel, func(b *testing.B) {
 				b.ReportAllocs()
 				for range b.N {
-					for range BulkSize {
-						if v, err := supervisor.ExecuteWithPolicy(ctx, e, p, Work); err != nil || v != Answer {
-							b.Fatalf("%d, %v", v, err)
-						}
-					}
+					op(b, e, p)
 				}
 				reportPerFn(b)
 			})

@@ -241,11 +241,7 @@ func TestBreakerAdditionsString(t *testing.T) {
 }
 
 func TestBreakerAdditionsJSONRoundTrip(t *testing.T) {
-	tests := []struct {
-		name string
-		p    policy.Policy
-		want string
-	}{
+	tests := []jsonCase{
 		{"count window", cb.WithCountWindow(20).WithFailureRate(0.5, 10),
 			`{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"30s","window":{"count":20},"failure_rate":0.5,"minimum_calls":10}`},
 		{"time window", cb.WithTimeWindow(10 * time.Second).WithBuckets(10),
@@ -268,24 +264,7 @@ func TestBreakerAdditionsJSONRoundTrip(t *testing.T) {
 		{"inside combine", policy.Combine(cb.WithCountWindow(4).WithFailureRate(0.5, 0)),
 			`{"type":"combine","policies":[{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"30s","window":{"count":4},"failure_rate":0.5}]}`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := json.Marshal(tt.p)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			if string(data) != tt.want {
-				t.Fatalf("Marshal\n got: %s\nwant: %s", data, tt.want)
-			}
-			got, err := policy.ParseJSON(data)
-			if err != nil {
-				t.Fatalf("ParseJSON: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.p) {
-				t.Fatalf("ParseJSON = %#v, want %#v", got, tt.p)
-			}
-		})
-	}
+	checkJSONRoundTrip(t, tests)
 }
 
 func TestBreakerAdditionsParseJSON(t *testing.T) {
@@ -307,11 +286,7 @@ func TestBreakerAdditionsParseJSON(t *testing.T) {
 			}
 		})
 	}
-	rejected := []struct {
-		name string
-		doc  string
-		want string // the whole message
-	}{
+	rejected := []rejectCase{
 		{"a mis-cased window key", head + `"window":{"Count":3}}`, `policy: circuit_breaker: window: json: unknown field "Count"`},
 		{"an unknown window key", head + `"window":{"count":3,"size":3}}`, `policy: circuit_breaker: window: json: unknown field "size"`},
 		{"a duplicate window key", head + `"window":{"count":3,"count":4}}`,
@@ -337,15 +312,7 @@ func TestBreakerAdditionsParseJSON(t *testing.T) {
 		{"a shared key of the wrong type", `{"type":"rate_limit","requests_per_second":1,"shared":"yes"}`,
 			"policy: json: cannot unmarshal string into Go struct field rateLimitJSON.shared of type bool"},
 	}
-	for _, tt := range rejected {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := policy.ParseJSON([]byte(tt.doc))
-			if p != nil {
-				t.Errorf("ParseJSON returned a policy %v with its error", p)
-			}
-			assertInvalid(t, err, tt.want)
-		})
-	}
+	checkParseJSONRejects(t, rejected)
 }
 
 func TestBreakerWithACustomOpenBackoffDoesNotMarshal(t *testing.T) {

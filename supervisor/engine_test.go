@@ -639,10 +639,7 @@ func TestRateLimitNeverOverAdmitsUnderConcurrency(t *testing.T) {
 
 func TestShutdownDrainsInFlightCallsThenRefuses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		results := make(chan error, 3)
 		for range 3 {
@@ -686,10 +683,7 @@ func TestShutdownDrainsInFlightCallsThenRefuses(t *testing.T) {
 
 func TestShutdownContextEndsDrainAndReleasesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		var p policy.Policy = policy.RateLimit(0.001).WithBurst(1).WithMaxWait(time.Hour).Named("slow")
 		ExecuteWithPolicy(context.Background(), e, p, ok42)
 		waiter := make(chan error, 1)

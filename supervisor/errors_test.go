@@ -166,10 +166,7 @@ func TestEveryEngineErrorIsAPolicyError(t *testing.T) {
 			}},
 		{name: "shutdown", kind: policy.ErrShutdown, op: "late", attempts: 0,
 			call: func(t *testing.T, _ *Engine) error {
-				e, err := New()
-				if err != nil {
-					t.Fatal(err)
-				}
+				e := newEngineNoCleanup(t)
 				if err := e.Shutdown(context.Background()); err != nil {
 					t.Fatal(err)
 				}

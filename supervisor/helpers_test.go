@@ -47,6 +47,17 @@ func newEngine(t *testing.T, opts ...Option) *Engine {
 	return e
 }
 
+// newEngineNoCleanup builds an engine whose Shutdown the test calls itself, failing if
+// New does.
+func newEngineNoCleanup(t *testing.T, opts ...Option) *Engine {
+	t.Helper()
+	e, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // receiveResults waits for n results from an actor client and returns them by ID,
 // failing the test if they do not all arrive within 10 s.
 func receiveResults(t *testing.T, results <-chan *messages.Result, n int) map[string]*messages.Result {

@@ -44,10 +44,7 @@ func shutdownNow(t *testing.T, e *Engine) {
 // of the batch starts after Shutdown returned — the rest fail with ErrShutdown.
 func TestShutdownStopsABatchFromStartingFunctionsAfterItGaveUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		var shutDown atomic.Bool
 		var started, startedAfter atomic.Int64
@@ -99,10 +96,7 @@ func TestShutdownStopsABatchFromStartingFunctionsAfterItGaveUp(t *testing.T) {
 // failure it was retrying, and the function never runs again.
 func TestShutdownEndsARetryBackoffWithErrShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		var calls atomic.Int64
 		var p policy.Policy = policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: time.Hour})
 		done := make(chan error, 1)
@@ -118,7 +112,7 @@ func TestShutdownEndsARetryBackoffWithErrShutdown(t *testing.T) {
 		}()
 		synctest.Wait()
 		shutdownGivingUp(t, e, time.Second)
-		err = <-done
+		err := <-done
 		var pe *policy.Error
 		if !errors.As(err, &pe) || !errors.Is(err, policy.ErrShutdown) || !errors.Is(err, errTemporary) || pe.Attempts != 1 || returned != time.Second {
 			t.Fatalf("the retry in its backoff: %v at %v; want ErrShutdown carrying the failure after 1 attempt, when Shutdown gave up (1s)", err, returned)
@@ -135,10 +129,7 @@ func TestShutdownEndsARetryBackoffWithErrShutdown(t *testing.T) {
 // pass the shutdown gate, and the call returns ErrShutdown.
 func TestShutdownRefusesTheNextAttemptOfARetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		var calls atomic.Int64
 		var p policy.Policy = policy.Retry(3).WithBackoff(policy.FixedBackoff{})
@@ -169,10 +160,7 @@ func TestShutdownRefusesTheNextAttemptOfARetry(t *testing.T) {
 // stays 0.
 func TestRetryAttemptsDoesNotCountABackoffCancelledBeforeTheAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		var p policy.Policy = policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -193,10 +181,7 @@ func TestRetryAttemptsDoesNotCountABackoffCancelledBeforeTheAttempt(t *testing.T
 // client's Result.
 func TestAttemptsUnderAnOuterTimeoutCountEveryStartedAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		var p policy.Policy = policy.Combine(policy.Timeout(time.Second), policy.Retry(3).WithBackoff(policy.FixedBackoff{}))
 		var calls atomic.Int64
@@ -207,7 +192,7 @@ func TestAttemptsUnderAnOuterTimeoutCountEveryStartedAttempt(t *testing.T) {
 			<-release
 			return 1, nil
 		}
-		_, err = ExecuteWithPolicy(context.Background(), e, p, fn)
+		_, err := ExecuteWithPolicy(context.Background(), e, p, fn)
 		var pe *policy.Error
 		if !errors.As(err, &pe) || !errors.Is(err, policy.ErrTimeout) || pe.Attempts != 2 || calls.Load() != 2 {
 			t.Errorf("%v (function started %d times); want ErrTimeout after 2 attempts", err, calls.Load())
@@ -228,10 +213,7 @@ func (panickyBackoff) Validate() error         { return nil }
 // ErrPanic after its one attempt, the panic is counted, and the engine keeps working.
 func TestPanicInABackoffIsRecoveredAsErrPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		retry := policy.Retry(3).WithBackoff(panickyBackoff{})
 		for i, p := range []policy.Policy{retry, policy.Combine(policy.Timeout(time.Second), retry), policy.Combine(retry, policy.Timeout(time.Second))} {
 			_, err := ExecuteWithPolicy(context.Background(), e, p, failing)
@@ -263,10 +245,7 @@ func goexitFn(context.Context) (int, error) {
 // slot for good.
 func TestGoexitInAFunctionIsAFailedOperationAndAPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		policies := []policy.Policy{
 			policy.None(),
 			policy.Retry(3),
@@ -318,10 +297,7 @@ func TestGoexitInAFunctionIsAFailedOperationAndAPanic(t *testing.T) {
 // results.
 func TestGoexitInExecuteAllRunsTheRestOfTheBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		const n, exiting = 2048, 1000
 		ran := make([]atomic.Int32, n)
 		fns := make([]func(context.Context) (int, error), n)
@@ -382,10 +358,7 @@ func (c *blockingClient) Stop(*actor.PID)                   {}
 // engine's goroutine is still sending the Result.
 func TestShutdownWaitsUntilAnActorClientsResultIsSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
 		pid, _ := e.System().ProcessRegistry.Add(client, "blocking-client")
 		defer e.System().ProcessRegistry.Remove(pid)
@@ -425,10 +398,7 @@ func TestShutdownWaitsUntilAnActorClientsResultIsSent(t *testing.T) {
 // forever, and Shutdown does not wait for the call.
 func TestGoexitInAnActorClientsFunctionIsAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		client := &blockingClient{deliver: make(chan struct{}), results: make(chan *messages.Result, 1)}
 		close(client.deliver)
 		pid, _ := e.System().ProcessRegistry.Add(client, "goexit-client")
@@ -461,10 +431,7 @@ func (panickyValidate) Validate() error { panic("validate boom") }
 // ErrInvalidPolicy, runs nothing, and is not an operation.
 func TestPanicInABackoffsValidateIsAnInvalidPolicy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		retry := policy.Retry(3).WithBackoff(panickyValidate{})
 		ran := false
 		fn := func(context.Context) (int, error) { ran = true; return 1, nil }

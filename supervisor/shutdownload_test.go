@@ -36,10 +36,7 @@ func shutdownPolicies() []policy.Policy {
 // at once without counting as operations.
 func TestShutdownUnderLoadDrainsThousandsOfCallsThenReturns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		policies := shutdownPolicies()
 		const calls = 3000
 		t0 := time.Now()
@@ -137,10 +134,7 @@ func TestShutdownUnderLoadDrainsThousandsOfCallsThenReturns(t *testing.T) {
 // goroutine of the bubble is left; goleak checks the rest).
 func TestShutdownUnderLoadStopsAtItsContextAndReleasesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		blocked := func(context.Context) (int, error) { <-release; return 1, nil }
 		var empty policy.Policy = policy.RateLimit(0.001).WithBurst(1).WithMaxWait(365 * 24 * time.Hour).Named("sd-empty")
@@ -219,10 +213,7 @@ func TestShutdownUnderLoadStopsAtItsContextAndReleasesWaiters(t *testing.T) {
 // fire before a function that sleeps at most 20ms returns.
 func TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		policies := shutdownPolicies()
 		const calls = 4000
 		var admitted, refused atomic.Int64
@@ -292,10 +283,7 @@ func TestShutdownRacingThousandsOfCallsCountsEachExactlyOnce(t *testing.T) {
 // stopped channel is closed).
 func TestNoEngineGoroutineStartsAfterShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, err := New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEngineNoCleanup(t)
 		release := make(chan struct{})
 		done := make(chan error, 1)
 		var p policy.Policy = policy.CircuitBreaker(5, time.Second).Named("late")

@@ -112,10 +112,7 @@ const stressOps = 8
 
 func newStress(t *testing.T) *stress {
 	t.Helper()
-	e, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngineNoCleanup(t)
 	t.Cleanup(func() { // after a failure; a second Shutdown does nothing
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -512,36 +509,37 @@ func (s *stress) reconfigure(done <-chan struct{}) {
 
 // sample tracks the peak goroutine count and measures the heap once, at middle.
 func (s *stress) sample(done <-chan struct{}, middle time.Time) {
-	tick := time.NewTicker(5 * time.Millisecond)
+	onTicks(done, 5*time.Millisecond, func(now time.Time) {
+		if n := int64(runtime.NumGoroutine()); n > s.peakGoroutines.Load() {
+			s.peakGoroutines.Store(n)
+		}
+		if s.heapMiddle == 0 && now.After(middle) {
+			s.heapMiddle = relHeap()
+		}
+	})
+}
+
+// foldAdmissions checks the admissions recorded so far, leaving the last half second
+// for late records, so the logs stay short however long the run.
+func (s *stress) foldAdmissions(done <-chan struct{}) {
+	onTicks(done, 100*time.Millisecond, func(time.Time) {
+		for _, a := range s.limiters {
+			a.fold(time.Since(a.base) - 500*time.Millisecond)
+		}
+	})
+}
+
+// onTicks calls f with the time of each tick of a ticker of period d until done is
+// closed.
+func onTicks(done <-chan struct{}, d time.Duration, f func(now time.Time)) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-done:
 			return
 		case now := <-tick.C:
-			if n := int64(runtime.NumGoroutine()); n > s.peakGoroutines.Load() {
-				s.peakGoroutines.Store(n)
-			}
-			if s.heapMiddle == 0 && now.After(middle) {
-				s.heapMiddle = relHeap()
-			}
-		}
-	}
-}
-
-// foldAdmissions checks the admissions recorded so far, leaving the last half second
-// for late records, so the logs stay short however long the run.
-func (s *stress) foldAdmissions(done <-chan struct{}) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-			for _, a := range s.limiters {
-				a.fold(time.Since(a.base) - 500*time.Millisecond)
-			}
+			f(now)
 		}
 	}
 }

@@ -235,16 +235,9 @@ func (s *results) againstBaselines(w io.Writer, num string) {
 				k.kase, bl.base, k.level, num3(kn), num3(bn), ratio(kn, bn), num3(s.median(k, "allocs/op"))))
 		}
 	}
-	if len(rows) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "### %s against its own baseline: case ÷ baseline (ns/op medians)\n\n", num)
-	fmt.Fprintln(w, "| case | baseline | level | case ns/op | baseline ns/op | ratio | case allocs/op |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|")
-	for _, r := range rows {
-		fmt.Fprintln(w, r)
-	}
-	fmt.Fprintln(w)
+	writeTable(w, num+" against its own baseline: case ÷ baseline (ns/op medians)",
+		"| case | baseline | level | case ns/op | baseline ns/op | ratio | case allocs/op |",
+		"|---|---|---|--:|--:|--:|--:|", rows)
 }
 
 func (s *results) scaling(w io.Writer, num string) {
@@ -260,12 +253,19 @@ func (s *results) scaling(w io.Writer, num string) {
 		seq, par := s.median(k, "ns/op"), s.median(hi, "ns/op")
 		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s |", k.kase, num3(seq), num3(par), ratio(par, seq)))
 	}
+	writeTable(w, num+" under contention: par128 ÷ seq (ns/op medians)",
+		"| case | seq | par128 | par128 ÷ seq |", "|---|--:|--:|--:|", rows)
+}
+
+// writeTable writes a Markdown table of rows under a "### title" heading, header and
+// rule, then a blank line; nothing when there are no rows.
+func writeTable(w io.Writer, title, header, rule string, rows []string) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "### %s under contention: par128 ÷ seq (ns/op medians)\n\n", num)
-	fmt.Fprintln(w, "| case | seq | par128 | par128 ÷ seq |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	fmt.Fprintf(w, "### %s\n\n", title)
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, rule)
 	for _, r := range rows {
 		fmt.Fprintln(w, r)
 	}

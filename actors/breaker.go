@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/names"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -57,12 +58,10 @@ type BreakerView struct {
 type BreakerLink struct {
 	link
 	view      atomic.Pointer[BreakerView]
-	_         [64]byte      // keeps the view, read by every call, off the counters' lines
-	started   atomic.Uint64 // calls that entered (Enter)
-	_         [56]byte      // the rest of started's cache line
-	successes atomic.Uint64 // successes counted by callers; each ends a call that entered
-	_         [56]byte      // the rest of successes' cache line
-	ended     atomic.Uint64 // calls that entered and ended otherwise (Exit)
+	_         [64]byte       // keeps the view, read by every call, off the counters' lines
+	started   stripe.Counter // calls that entered (Enter)
+	successes stripe.Counter // successes counted by callers; each ends a call that entered
+	ended     atomic.Uint64  // calls that entered and ended otherwise (Exit)
 
 	origin policy.CircuitBreakerPolicy  // the configuration it was created with
 	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit

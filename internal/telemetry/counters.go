@@ -1,15 +1,18 @@
 package telemetry
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// Counters are the engine-wide counters, all plain atomics. The four that every call
-// touches (the shutdown gate's) each sit on their own cache line, so callers that count
-// different outcomes at once do not share one; the others move on slow paths only. The
-// zero value is ready to use.
+	"github.com/bulwark-go/bulwark/internal/stripe"
+)
+
+// Counters are the engine-wide counters. The four that every call touches (the shutdown
+// gate's) are striped, so concurrent callers do not share a cache line; the others move
+// on slow paths only and are plain atomics. The zero value is ready to use.
 type Counters struct {
 	// The shutdown gate: every call that passed it is Entered and, once it returned,
 	// Succeeded, Failed or Refused (it entered, then turned out not to be an operation).
-	Entered, Succeeded, Failed, Refused lineCounter
+	Entered, Succeeded, Failed, Refused stripe.Counter
 
 	Retries       atomic.Uint64 // attempts after the first
 	Timeouts      atomic.Uint64 // attempts ended by a Timeout stage
@@ -23,11 +26,4 @@ type Counters struct {
 
 	// AbandonedLive counts abandoned functions that have not returned yet.
 	AbandonedLive atomic.Int64
-}
-
-// lineCounter is an atomic.Uint64 followed by the rest of its 64-byte cache line, so the
-// next field starts on another line.
-type lineCounter struct {
-	atomic.Uint64
-	_ [56]byte
 }

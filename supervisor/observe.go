@@ -26,7 +26,8 @@ type Metrics struct {
 	FailedOperations uint64
 	// RetryAttempts counts attempts after the first.
 	RetryAttempts uint64
-	// CircuitBreakerTrips counts every move of a breaker into open.
+	// CircuitBreakerTrips counts every move of a breaker into open; forcing one open by
+	// hand (ForceOpen) is not a trip.
 	CircuitBreakerTrips uint64
 	// RateLimitHits counts attempts refused by a limiter (a wait that ends admitted is
 	// not a hit).
@@ -119,16 +120,22 @@ const (
 	LimiterSaturated = telemetry.LimiterSaturated
 	// LimiterRecovered: a saturated limiter has tokens again.
 	LimiterRecovered = telemetry.LimiterRecovered
+	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
+	// have opened on (Reason, with the window's counts); once per crossing.
+	BreakerThresholdExceeded = telemetry.BreakerThresholdExceeded
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each
-// kind uses only its own fields: Kind, Name and At always, From and To only for
-// BreakerStateChanged. String and MarshalLogObject (for zap.Object or zap.Any) show
+// kind uses only its own fields: Kind, Name and At always; From, To, Reason (why:
+// consecutive_failures, failure_count, failure_rate, slow_call_rate, probe_failed,
+// probe_timeout, probes_succeeded, manual, recovery_elapsed) and Calls, Failures and
+// SlowCalls (the window at that moment) for BreakerStateChanged and
+// BreakerThresholdExceeded. String and MarshalLogObject (for zap.Object or zap.Any) show
 // just those.
 type Event = telemetry.Event
 
-// Subscribe returns a channel that receives breaker state changes and limiter
-// saturation changes, and a cancel function that stops the subscription and closes the
+// Subscribe returns a channel that receives breaker state changes, MetricsOnly
+// threshold crossings and limiter saturation changes, and a cancel function that stops the subscription and closes the
 // channel. Events are delivered asynchronously: the engine never waits for a subscriber,
 // and an event that does not fit the buffer (buffer < 1 means 1) is dropped and counted
 // in Metrics().DroppedEvents. The channel is closed at Shutdown as well.

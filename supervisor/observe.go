@@ -91,8 +91,11 @@ func (e *Engine) Metrics() Metrics {
 //     bulwark_circuit_breaker_trips_total, bulwark_dropped_events_total, and the gauge
 //     bulwark_abandoned_calls_running; the counters equal the fields of Metrics;
 //   - per breaker (label name): the gauge bulwark_breaker_state (0 closed, 1 open,
-//     2 half-open), bulwark_breaker_calls_total{outcome="success|failure|rejected"},
-//     bulwark_breaker_trips_total;
+//     2 half-open, 3 forced open, 4 disabled, 5 metrics only),
+//     bulwark_breaker_calls_total{outcome="success|failure|rejected"},
+//     bulwark_breaker_trips_total, the gauges bulwark_breaker_failure_rate and
+//     bulwark_breaker_slow_call_rate (over the current window, 0 to 1), and
+//     bulwark_breaker_slow_calls_total;
 //   - per limiter (label name): bulwark_limiter_admitted_total,
 //     bulwark_limiter_rejected_total, and the gauges bulwark_limiter_waiting and
 //     bulwark_limiter_tokens;

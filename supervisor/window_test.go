@@ -322,3 +322,38 @@ func TestWindowBreakerOpenBackoff(t *testing.T) {
 		}
 	})
 }
+
+// TestCollectorExportsWindowRatesAndSlowCalls: a windowed breaker's rates and slow calls
+// are exported, a forced-open breaker's state is 3, and the output stays lint-clean.
+func TestCollectorExportsWindowRatesAndSlowCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		reg := obsRegistry(t, e)
+		var p policy.Policy = policy.CircuitBreaker(1, time.Hour).Named("rates").
+			WithCountWindow(10).WithFailureRate(1, 10).WithSlowCalls(time.Second, 1)
+		// Two fast successes (counted on the side, taken in by the next message), a
+		// failure and a slow success (reported): the scrape reads the published view.
+		for _, o := range "SSFs" {
+			Run(context.Background(), e, p, func(context.Context) error {
+				if o == 's' {
+					time.Sleep(2 * time.Second)
+				}
+				if o == 'F' {
+					return errTemporary
+				}
+				return nil
+			})
+		}
+		if err := e.ForceOpen("forced", 0); err != nil {
+			t.Fatal(err)
+		}
+		obsWant(t, obsScrape(t, reg), map[string]float64{
+			`bulwark_breaker_failure_rate{name="rates"}`:     0.25,
+			`bulwark_breaker_slow_call_rate{name="rates"}`:   0.25,
+			`bulwark_breaker_slow_calls_total{name="rates"}`: 1,
+			`bulwark_breaker_state{name="forced"}`:           3,
+			`bulwark_circuit_breaker_trips_total`:            0,
+		})
+		obsLint(t, e)
+	})
+}

@@ -357,3 +357,64 @@ func TestCollectorExportsWindowRatesAndSlowCalls(t *testing.T) {
 		obsLint(t, e)
 	})
 }
+
+// TestWindowBreakerModesAndDefaults is CB-1 and CB-2 through the engine, sequential
+// caller, exact refused call: count-in-window mode opens on FailureThreshold failures
+// once MinimumCalls calls are in the window; MinimumCalls 0 means the whole count window,
+// and max(FailureThreshold, 10) for a time window.
+func TestWindowBreakerModesAndDefaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   policy.CircuitBreakerPolicy
+		outcomes string
+		refused  int
+	}{
+		{"count-in-window: 3 failures in a window of 10, minimum 1",
+			policy.CircuitBreaker(3, time.Hour).WithCountWindow(10).WithFailureRate(0, 1), "FSFSFS", 6},
+		{"count-in-window: MinimumCalls 0 means the whole window of 10",
+			policy.CircuitBreaker(3, time.Hour).WithCountWindow(10), "FFFSSSSSSSS", 11},
+		{"rate mode, time window: MinimumCalls 0 means max(FailureThreshold, 10)",
+			policy.CircuitBreaker(1, time.Hour).WithTimeWindow(time.Minute).WithFailureRate(0.5, 0), "FFFFFFFFFFS", 11},
+		{"pure rate mode: 1 failure in 4 meets 0.25",
+			policy.CircuitBreaker(1, time.Hour).WithCountWindow(4).WithFailureRate(0.25, 0), "FSSSFS", 5},
+		{"rate mode with an absolute floor of 2 failures: the rate alone never opens it",
+			policy.CircuitBreaker(2, time.Hour).WithCountWindow(4).WithFailureRate(0.25, 0), "FSSSFS", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEngine(t)
+			var p policy.Policy = tt.policy.Named("modes")
+			if got := runSequence(t, e, p, tt.outcomes); got != tt.refused {
+				t.Fatalf("first refused call %d; want %d", got, tt.refused)
+			}
+		})
+	}
+}
+
+// TestWindowBreakerHalfOpenVerdictAsSoonAsCertain is CB-8: HalfOpenCalls 10, rate 0.5:
+// five failed probes reopen the breaker at once (probe_failed), without waiting for
+// probes 6–10.
+func TestWindowBreakerHalfOpenVerdictAsSoonAsCertain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		events := subscribe(t, e, 16)
+		var p policy.Policy = policy.CircuitBreaker(1, time.Second).Named("verdict").
+			WithCountWindow(10).WithFailureRate(0.5, 1).WithHalfOpenCalls(10)
+		Run(context.Background(), e, p, func(context.Context) error { return errTemporary })
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for i := range 5 {
+			if err := Run(context.Background(), e, p, func(context.Context) error { return errTemporary }); !errors.Is(err, errTemporary) {
+				t.Fatalf("probe %d: %v; want it to run", i+1, err)
+			}
+		}
+		if s := e.Metrics().Breakers["verdict"].State; s != messages.Open {
+			t.Fatalf("after 5 failed probes of 10: %v; want open at once", s)
+		}
+		nextEvent(t, events, BreakerStateChanged) // the trip
+		nextEvent(t, events, BreakerStateChanged) // half-open
+		if ev := nextEvent(t, events, BreakerStateChanged); ev.Reason != "probe_failed" || ev.Failures != 5 {
+			t.Fatalf("event %+v; want probe_failed with 5 failures", ev)
+		}
+	})
+}

@@ -92,10 +92,10 @@
 //
 // # Costs
 //
-// The success path of none, retry and a closed breaker (any mode, with or without a
-// classifier) allocates nothing and never waits for an actor, except for the one
-// success that can complete a window's MinimumCalls and trip it; SlowCall adds two
-// clock reads per call. Prepare a policy once, or convert a policy value to the
+// The success path of none, retry and a closed breaker (any mode) allocates nothing and
+// never waits for an actor, except for the one success that can complete a window's
+// MinimumCalls and trip it; SlowCall adds two clock reads per call, and a classifier
+// the boxing of the value it judges (an allocation for most non-pointer values). Prepare a policy once, or convert a policy value to the
 // policy.Policy interface once and reuse it: the engine caches each compiled policy by
 // the identity of the boxed value (a fresh conversion allocates, and compiles again). Do
 // not mutate the slice of a CombinedPolicy after using it. A Timeout stage costs a

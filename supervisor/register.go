@@ -56,7 +56,8 @@ func register[L registry.Link[P, S], P registry.Config, S any](e *Engine, f *reg
 // A classifier judges one outcome after the rules that come first (DESIGN.md, "Outcome
 // classification"): the caller's context ended, a refusal by another stage and a
 // Permanent error are neutral whatever it says. It gets the value the function returned
-// (boxed as any) and its error, may be called from many goroutines at once, and must not
+// (boxed as any, which allocates for most non-pointer values; without a classifier
+// nothing is boxed) and its error, may be called from many goroutines at once, and must not
 // block. Ignore makes the outcome neutral; Abort counts as a failure for a breaker; a
 // verdict of another value counts as a failure. A classifier that panics counts the
 // outcome as a failure, and its first panic is logged at Error, once per name.

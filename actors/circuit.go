@@ -48,6 +48,7 @@ type Circuit struct {
 	changes []Transition // state changes and signals not yet taken
 
 	successes, failures, rejected, trips uint64
+	slowCalls                            uint64 // slow calls recorded, ever (TotalSlowCalls)
 }
 
 // Transition is one state change of a Circuit, or (Exceeded) one threshold crossing of a
@@ -178,7 +179,7 @@ func (c *Circuit) Stats() messages.BreakerStats {
 	s := messages.BreakerStats{
 		State: c.state, Successes: c.successes, Failures: c.failures,
 		Rejected: c.rejected, Trips: c.trips, LastChange: c.lastChange,
-		OpenUntil: c.openUntil, ConsecutiveTrips: c.tripsSinceClose,
+		OpenUntil: c.openUntil, ConsecutiveTrips: c.tripsSinceClose, TotalSlowCalls: c.slowCalls,
 	}
 	if c.windowed {
 		n := c.rule.counts(c.now)
@@ -397,6 +398,9 @@ func (c *Circuit) Apply(now time.Time, r *messages.Report) bool {
 	} else {
 		c.successes++
 	}
+	if slow {
+		c.slowCalls++
+	}
 	switch c.state {
 	case messages.Closed:
 		if reason := c.rule.record(now, failure, slow); reason != NoReason {
@@ -583,6 +587,7 @@ func (c *Circuit) Restore(s CircuitSnapshot) {
 	c.state, c.lastChange = st.State, st.LastChange
 	c.at(st.LastChange)
 	c.successes, c.failures, c.rejected, c.trips = st.Successes, st.Failures, st.Rejected, st.Trips
+	c.slowCalls = st.TotalSlowCalls
 	c.generation, c.openUntil, c.probes, c.probeWins = s.Generation, s.OpenUntil, s.Probes, s.ProbeWins
 	c.halfOpenUntil, c.tripsSinceClose, c.exceeded = s.HalfOpenUntil, s.TripsSinceClose, s.Exceeded
 	if c.windowed && c.state == messages.HalfOpen {

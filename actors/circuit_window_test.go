@@ -527,3 +527,25 @@ func (p tcb) WithMaxHalfOpen(d time.Duration) tcb  { p.MaxHalfOpen = d; return p
 func (p tcb) WithOpenBackoff(b policy.Backoff) tcb { p.OpenBackoff = b; return p }
 func (p tcb) WithHonorRetryAfter() tcb             { p.HonorRetryAfter = true; return p }
 func (p tcb) WithSuccessThreshold(n int) tcb       { p.SuccessThreshold = n; return p }
+
+// TestCircuitTotalSlowCallsNeverGoesDown checks the lifetime slow-call counter behind
+// bulwark_breaker_slow_calls_total: it counts every slow call recorded, keeps counting
+// after the window dropped them, and survives Snapshot/Restore.
+func TestCircuitTotalSlowCallsNeverGoesDown(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := policy.CircuitBreaker(1, time.Second).WithCountWindow(2).WithSlowCalls(time.Second, 1)
+	p.FailureRate, p.MinimumCalls = 1, 100 // never trips in this test
+	c := actors.NewCircuit(p, t0)
+	for _, o := range []byte("sSsSs") {
+		outcome(t, c, t0, o)
+	}
+	s := c.Stats()
+	if s.TotalSlowCalls != 3 || s.SlowCalls != 1 {
+		t.Fatalf("TotalSlowCalls %d, window SlowCalls %d; want 3 and 1 (window of 2: S,s)", s.TotalSlowCalls, s.SlowCalls)
+	}
+	d := actors.NewCircuit(p, t0)
+	d.Restore(c.Snapshot())
+	if got := d.Stats().TotalSlowCalls; got != 3 {
+		t.Fatalf("restored TotalSlowCalls %d; want 3", got)
+	}
+}

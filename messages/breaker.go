@@ -73,6 +73,9 @@ type BreakerStats struct {
 	OpenUntil time.Time
 	// ConsecutiveTrips counts trips since the breaker last closed (the n of OpenBackoff).
 	ConsecutiveTrips int
+	// TotalSlowCalls counts the slow calls the breaker recorded since its actor was
+	// created (windowed breakers with SlowCall set); unlike SlowCalls it never goes down.
+	TotalSlowCalls uint64
 }
 
 // Report tells a breaker actor the outcome of a call it admitted: a probe's outcome, or

@@ -14,7 +14,9 @@ import (
 // actorClient is the process behind Engine.PID: the adapter for actor clients. An actor client's messages.Execute is handled
 // on the sender's own goroutine, by a direct call: the operation starts on a goroutine
 // of its own at once, without a hop through a mailbox, and its *messages.Result goes
-// back to the sender. Every other message is forwarded to the supervisor actor.
+// back to the sender. A messages.SetBreakerMode is applied as Engine.ForceOpen and its
+// siblings do, and answered with a *messages.Result. Every other message is forwarded
+// to the supervisor actor.
 type actorClient struct{ e *Engine }
 
 var _ actor.Process = (*actorClient)(nil)
@@ -35,6 +37,14 @@ func (p *actorClient) SendUserMessage(_ *actor.PID, message any) {
 			return
 		}
 		p.e.executeMessage(*m, sender)
+	case messages.SetBreakerMode:
+		p.e.breakerModeMessage(m, sender)
+	case *messages.SetBreakerMode:
+		if m == nil {
+			p.e.env.Log.Warn("a nil *messages.SetBreakerMode was sent to the engine; nothing to set")
+			return
+		}
+		p.e.breakerModeMessage(*m, sender)
 	case messages.GetStats:
 		p.forward(&m, sender)
 	default:

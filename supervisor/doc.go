@@ -43,14 +43,21 @@
 //	────────────────                          ─────────────────────────
 //	view := link.Enter()       ◄── publishes ─ immutable view (atomic pointer)
 //	view.Pass? run fn             (Enter counts the call in flight: no passivation)
-//	  success: link.Succeeded()  (an atomic add; the actor drains it later)
-//	  failure: Report{ticket} ───────────────► Circuit.Record → may trip → new view
+//	  success: link.CountSuccess() (an atomic add; the actor drains it later)
+//	  failure, slow call, or a success while the view says one could trip (CB-7):
+//	           Report{ticket} ───────────────► Circuit.Apply → may trip → new view
 //	           wait for Acked  ◄──── Acked ─── (so the next call sees the new state)
 //	  failure past WithMailboxLimit: join the link's failure batch; its first caller
 //	           sends one Nudge ──────────────► the actor takes the batch in, publishes,
 //	           wait for the batch  ◄─ release ─ and releases the batch's callers
 //	not Pass (open):    ErrCircuitOpen from the view, no message
+//	not Pass (forced open): ErrCircuitForcedOpen from the view, no message
 //	not Pass (half-open): Acquire{ticket} ───► a probe slot, or Rejected
+//
+// The view's SlowCall, when set, makes the caller time the call: two clock reads, only
+// for breakers with SlowCall. A breaker's policy may name a classifier (RegisterClassifier)
+// that judges each outcome after the caller's cancellation, other stages' refusals and
+// Permanent errors; the classifier runs on the caller's goroutine.
 //
 // Rate limiters work the same way: the limiter actor hands whole tokens out in advance
 // to a pool that callers take from with one atomic operation; a caller that finds the
@@ -85,8 +92,10 @@
 //
 // # Costs
 //
-// The success path of none, retry and a closed breaker allocates nothing and never
-// waits for an actor. Prepare a policy once, or convert a policy value to the
+// The success path of none, retry and a closed breaker (any mode) allocates nothing and
+// never waits for an actor, except for the one success that can complete a window's
+// MinimumCalls and trip it; SlowCall adds two clock reads per call, and a classifier
+// the boxing of the value it judges (an allocation for most non-pointer values). Prepare a policy once, or convert a policy value to the
 // policy.Policy interface once and reuse it: the engine caches each compiled policy by
 // the identity of the boxed value (a fresh conversion allocates, and compiles again). Do
 // not mutate the slice of a CombinedPolicy after using it. A Timeout stage costs a

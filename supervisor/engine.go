@@ -62,6 +62,9 @@ func New(opts ...Option) (*Engine, error) {
 	e := &Engine{env: env}
 	env.Log, env.FailureLevel, env.MailboxLimit = cfg.logger, cfg.failureLevel, cfg.mailboxLimit
 	env.Warn = telemetry.NewWarner(cfg.logger)
+	for _, cl := range cfg.classifiers {
+		env.Classifiers.Register(cl.name, cl.fn)
+	}
 	if cfg.histogram {
 		env.Hist = telemetry.NewHistogram()
 	}
@@ -114,8 +117,11 @@ func (e *Engine) register(p actor.Process, prefix string) *actor.PID {
 }
 
 // PID returns the engine's entry point for actor clients: send it messages.Execute
-// (with a sender) to run an operation and receive a *messages.Result, or
-// messages.GetStats to receive a *messages.EngineStats.
+// (with a sender) to run an operation and receive a *messages.Result,
+// messages.SetBreakerMode to set a breaker's manual state (as Engine.ForceOpen,
+// DisableBreaker, MetricsOnly and ResetBreaker do) and receive a *messages.Result whose
+// Err is nil or why it was refused, or messages.GetStats to receive a
+// *messages.EngineStats.
 func (e *Engine) PID() *actor.PID { return e.entry }
 
 // System returns the actor system the engine runs on.

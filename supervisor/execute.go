@@ -32,12 +32,12 @@ func Execute[T any](ctx context.Context, e *Engine, op policy.Operation[T]) (T, 
 //
 // Errors: always a *policy.Error with the operation, the attempts that ran and the cause.
 // Its Kind says what the engine did (ErrRetryExhausted, ErrTimeout, ErrCircuitOpen,
-// ErrRateLimited, ErrCancelled when ctx ended, ErrPanic when fn panicked, ErrOverloaded,
-// ErrShutdown after Shutdown), or is nil for a plain failure: fn's own error, which no
+// ErrCircuitForcedOpen, ErrRateLimited, ErrCancelled when ctx ended, ErrPanic when fn
+// panicked, ErrOverloaded, ErrShutdown after Shutdown), or is nil for a plain failure: fn's own error, which no
 // stage acted on (also a Permanent error, and the last error of a retry that gave up
 // because its next wait would pass ctx's deadline). A nil context, engine, function or
-// policy, or an invalid policy, gives an error of Kind policy.ErrInvalidPolicy and runs
-// nothing.
+// policy, or an invalid policy (one that names an unregistered classifier too), gives an
+// error of Kind policy.ErrInvalidPolicy and runs nothing.
 //
 // The engine caches what a policy compiles into by the identity of the boxed value:
 // convert a policy value to the policy.Policy interface once and reuse it, or better,
@@ -75,8 +75,9 @@ type Plan struct {
 // Prepare validates and compiles p once for ExecutePlan and RunPlan. id is the
 // operation ID ("" for none): it names the breakers and limiters of p that have no Name
 // (else they share "default"), and it is the op of every log line and *policy.Error of
-// the plan's calls. A nil or invalid p, or an id that names a breaker or limiter and is
-// not valid UTF-8, gives an error matching policy.ErrInvalidPolicy.
+// the plan's calls. A nil or invalid p, one that names a classifier not registered yet,
+// or an id that names a breaker or limiter and is not valid UTF-8, gives an error
+// matching policy.ErrInvalidPolicy.
 func (e *Engine) Prepare(id string, p policy.Policy) (*Plan, error) {
 	pl, err := e.env.Prepare(id, p)
 	if err != nil {

@@ -26,7 +26,8 @@ type Metrics struct {
 	FailedOperations uint64
 	// RetryAttempts counts attempts after the first.
 	RetryAttempts uint64
-	// CircuitBreakerTrips counts every move of a breaker into open.
+	// CircuitBreakerTrips counts every move of a breaker into open; forcing one open by
+	// hand (ForceOpen) is not a trip.
 	CircuitBreakerTrips uint64
 	// RateLimitHits counts attempts refused by a limiter (a wait that ends admitted is
 	// not a hit).
@@ -90,8 +91,11 @@ func (e *Engine) Metrics() Metrics {
 //     bulwark_circuit_breaker_trips_total, bulwark_dropped_events_total, and the gauge
 //     bulwark_abandoned_calls_running; the counters equal the fields of Metrics;
 //   - per breaker (label name): the gauge bulwark_breaker_state (0 closed, 1 open,
-//     2 half-open), bulwark_breaker_calls_total{outcome="success|failure|rejected"},
-//     bulwark_breaker_trips_total;
+//     2 half-open, 3 forced open, 4 disabled, 5 metrics only),
+//     bulwark_breaker_calls_total{outcome="success|failure|rejected"},
+//     bulwark_breaker_trips_total, the gauges bulwark_breaker_failure_rate and
+//     bulwark_breaker_slow_call_rate (over the current window, 0 to 1), and
+//     bulwark_breaker_slow_calls_total;
 //   - per limiter (label name): bulwark_limiter_admitted_total,
 //     bulwark_limiter_rejected_total, and the gauges bulwark_limiter_waiting and
 //     bulwark_limiter_tokens;
@@ -119,16 +123,22 @@ const (
 	LimiterSaturated = telemetry.LimiterSaturated
 	// LimiterRecovered: a saturated limiter has tokens again.
 	LimiterRecovered = telemetry.LimiterRecovered
+	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
+	// have opened on (Reason, with the window's counts); once per crossing.
+	BreakerThresholdExceeded = telemetry.BreakerThresholdExceeded
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each
-// kind uses only its own fields: Kind, Name and At always, From and To only for
-// BreakerStateChanged. String and MarshalLogObject (for zap.Object or zap.Any) show
+// kind uses only its own fields: Kind, Name and At always; From, To, Reason (why:
+// consecutive_failures, failure_count, failure_rate, slow_call_rate, probe_failed,
+// probe_timeout, probes_succeeded, manual, recovery_elapsed) and Calls, Failures and
+// SlowCalls (the window at that moment) for BreakerStateChanged and
+// BreakerThresholdExceeded. String and MarshalLogObject (for zap.Object or zap.Any) show
 // just those.
 type Event = telemetry.Event
 
-// Subscribe returns a channel that receives breaker state changes and limiter
-// saturation changes, and a cancel function that stops the subscription and closes the
+// Subscribe returns a channel that receives breaker state changes, MetricsOnly
+// threshold crossings and limiter saturation changes, and a cancel function that stops the subscription and closes the
 // channel. Events are delivered asynchronously: the engine never waits for a subscriber,
 // and an event that does not fit the buffer (buffer < 1 means 1) is dropped and counted
 // in Metrics().DroppedEvents. The channel is closed at Shutdown as well.

@@ -419,7 +419,8 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 	want := []string{
 		"bulwark_abandoned_calls_running", "bulwark_abandoned_calls_total",
 		"bulwark_actor_mailbox_depth", "bulwark_actor_restarts_total",
-		"bulwark_breaker_calls_total", "bulwark_breaker_state", "bulwark_breaker_trips_total",
+		"bulwark_breaker_calls_total", "bulwark_breaker_failure_rate", "bulwark_breaker_slow_call_rate",
+		"bulwark_breaker_slow_calls_total", "bulwark_breaker_state", "bulwark_breaker_trips_total",
 		"bulwark_circuit_breaker_trips_total", "bulwark_dropped_events_total",
 		"bulwark_limiter_admitted_total", "bulwark_limiter_rejected_total",
 		"bulwark_limiter_tokens", "bulwark_limiter_waiting",
@@ -656,6 +657,14 @@ func TestEventsCarryOnlyTheirOwnFields(t *testing.T) {
 			map[string]any{"kind": "limiter_recovered", "name": "api", "at": at}},
 		{Event{Kind: BreakerStateChanged, Name: "db", From: messages.Closed, To: messages.Open, At: at}, `breaker_state_changed "db": closed -> open`,
 			map[string]any{"kind": "breaker_state_changed", "name": "db", "from": "closed", "to": "open", "at": at}},
+		{Event{Kind: BreakerStateChanged, Name: "db", From: messages.Closed, To: messages.Open, At: at, Reason: "failure_rate", Calls: 4, Failures: 2},
+			`breaker_state_changed "db": closed -> open (failure_rate)`,
+			map[string]any{"kind": "breaker_state_changed", "name": "db", "from": "closed", "to": "open", "at": at,
+				"reason": "failure_rate", "calls": uint64(4), "failures": uint64(2), "slow_calls": uint64(0)}},
+		{Event{Kind: BreakerThresholdExceeded, Name: "db", From: messages.MetricsOnly, To: messages.MetricsOnly, At: at, Reason: "failure_rate", Calls: 10, Failures: 10},
+			`breaker_threshold_exceeded "db": metrics_only -> metrics_only (failure_rate)`,
+			map[string]any{"kind": "breaker_threshold_exceeded", "name": "db", "from": "metrics_only", "to": "metrics_only", "at": at,
+				"reason": "failure_rate", "calls": uint64(10), "failures": uint64(10), "slow_calls": uint64(0)}},
 	}
 	for _, tt := range tests {
 		if got := fmt.Sprintf("%v", tt.ev); got != tt.str {

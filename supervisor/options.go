@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/pipeline"
+	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -22,6 +23,27 @@ type config struct {
 	histogram    bool
 	workers      int
 	failureLevel zapcore.Level
+	classifiers  []namedClassifier
+}
+
+// namedClassifier is a WithClassifier option's registration.
+type namedClassifier struct {
+	name string
+	fn   policy.Classifier
+}
+
+// WithClassifier registers fn as the outcome classifier name, for policies that name it
+// (CircuitBreakerPolicy.Classifier); see Engine.RegisterClassifier. A later option with
+// the same name wins. The built-in names "" and "default", a name that is not valid
+// UTF-8, and a nil fn are errors matching policy.ErrInvalidPolicy.
+func WithClassifier(name string, fn policy.Classifier) Option {
+	return func(c *config) error {
+		if err := pipeline.CheckClassifier(name, fn); err != nil {
+			return err
+		}
+		c.classifiers = append(c.classifiers, namedClassifier{name, fn})
+		return nil
+	}
 }
 
 // WithLogger sends the engine's logs, and the logs of an actor system the engine

@@ -45,3 +45,32 @@ func register[L registry.Link[P, S], P registry.Config, S any](e *Engine, f *reg
 	_, err := f.Resolve(ctx, registry.Caller{Op: name}, name, p, true)
 	return err
 }
+
+// RegisterClassifier registers fn as the outcome classifier name, or replaces the
+// function registered under name: plans and cached policies that name it use fn from
+// their next call. A policy that names a classifier (CircuitBreakerPolicy.Classifier)
+// is refused with policy.ErrInvalidPolicy, before anything runs, until one of that name
+// is registered; "" and "default" are the built-in default (a nil error is a success,
+// any other error a failure) and cannot be registered.
+//
+// A classifier judges one outcome after the rules that come first (DESIGN.md, "Outcome
+// classification"): the caller's context ended, a refusal by another stage and a
+// Permanent error are neutral whatever it says. It gets the value the function returned
+// (boxed as any, which allocates for most non-pointer values; without a classifier
+// nothing is boxed) and its error, may be called from many goroutines at once, and must not
+// block. Ignore makes the outcome neutral; Abort counts as a failure for a breaker; a
+// verdict of another value counts as a failure. A classifier that panics counts the
+// outcome as a failure, and its first panic is logged at Error, once per name.
+//
+// A name that is not valid UTF-8 or a nil fn gives an error matching
+// policy.ErrInvalidPolicy; after Shutdown, policy.ErrShutdown.
+func (e *Engine) RegisterClassifier(name string, fn policy.Classifier) error {
+	if err := pipeline.CheckClassifier(name, fn); err != nil {
+		return err
+	}
+	if e.env.Closed() {
+		return pipeline.Shutdown("")
+	}
+	e.env.Classifiers.Register(name, fn)
+	return nil
+}

@@ -104,7 +104,7 @@ func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
 	if p == nil {
 		return nil, Invalid(c.id, "policy is nil")
 	}
-	pl := env.plans.get(p)
+	pl := env.plans.get(env, p)
 	if pl.err != nil {
 		return nil, InvalidPolicy(c.id, pl.err)
 	}
@@ -273,7 +273,7 @@ func validateBatch(env *Env, p policy.Policy) error {
 	case policy.NonePolicy, policy.RetryPolicy:
 		err = validate(p)
 	default:
-		err = env.plans.get(p).err
+		err = env.plans.get(env, p).err
 	}
 	if err != nil {
 		return InvalidPolicy("", err)

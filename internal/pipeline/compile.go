@@ -49,7 +49,7 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 		}
 		pl.direct, pl.attempts, pl.backoff = true, pp.MaxAttempts, pp.Backoff
 	default:
-		c := compile(p)
+		c := compile(env, p)
 		if c.err != nil {
 			return nil, InvalidPolicy(id, c.err)
 		}
@@ -63,15 +63,16 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 
 // compile validates p and flattens it into stages: Combine nests first-outermost, so
 // Combine(a, Combine(b, c), d) runs as a(b(c(d(fn)))) — exactly the flat list a, b, c, d.
-func compile(p policy.Policy) *Plan {
+func compile(env *Env, p policy.Policy) *Plan {
 	pl := &Plan{}
-	compileInto(pl, p)
+	compileInto(env, pl, p)
 	return pl
 }
 
 // compileInto is compile into pl, which the caller allocated (the plan cache holds its
-// plans inline). It holds the one switch from policy kinds to stages.
-func compileInto(pl *Plan, p policy.Policy) {
+// plans inline). It holds the one switch from policy kinds to stages. Names of
+// classifiers are looked up in env's registrations: an unknown one makes p invalid.
+func compileInto(env *Env, pl *Plan, p policy.Policy) {
 	pl.policy = p
 	if err := validate(p); err != nil {
 		pl.err = err
@@ -88,7 +89,13 @@ func compileInto(pl *Plan, p policy.Policy) {
 		case policy.RetryPolicy:
 			pl.stages = append(pl.stages, compileRetry(q))
 		case policy.CircuitBreakerPolicy:
-			pl.stages = append(pl.stages, compileBreaker(q))
+			s, err := compileBreaker(env, q)
+			if err != nil {
+				pl.stages, pl.byID = nil, false
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
 			pl.byID = pl.byID || q.Name == ""
 		case policy.RateLimitPolicy:
 			pl.stages = append(pl.stages, compileLimiter(q))

@@ -27,6 +27,9 @@ type Env struct {
 	Outbox       *inbox.Outbox
 	MailboxLimit int // past it, a call that would queue behind an actor gets ErrOverloaded; 0: none
 
+	// Classifiers are the registered outcome classifiers that policies name.
+	Classifiers Classifiers
+
 	// Per-call pools and caches.
 	plans planCache
 	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one

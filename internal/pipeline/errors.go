@@ -128,6 +128,13 @@ func (c *Call) circuitOpen(wait time.Duration) error {
 	return &policy.Error{Kind: policy.ErrCircuitOpen, Op: c.id, Attempts: c.attempts, After: wait}
 }
 
+// forcedOpen is the error of a call a breaker forced open by hand refused; it matches
+// ErrCircuitForcedOpen and ErrCircuitOpen. wait is the time left of a ForceOpen for a
+// while, 0 for one until ResetBreaker.
+func (c *Call) forcedOpen(wait time.Duration) error {
+	return &policy.Error{Kind: policy.ErrCircuitForcedOpen, Op: c.id, Attempts: c.attempts, After: wait}
+}
+
 // rateLimited is the error of a call a limiter refused; retry after wait. It counts a
 // rate-limit hit.
 func (c *Call) rateLimited(wait time.Duration) error {
@@ -140,6 +147,8 @@ func (c *Call) rejected(r *messages.Rejected) error {
 	switch r.Reason {
 	case messages.CircuitOpen:
 		return c.circuitOpen(r.RetryAfter)
+	case messages.CircuitForcedOpen:
+		return c.forcedOpen(r.RetryAfter)
 	case messages.RateLimited:
 		return c.rateLimited(r.RetryAfter)
 	case messages.Cancelled:

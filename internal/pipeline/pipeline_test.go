@@ -12,16 +12,17 @@ import (
 
 func TestPlanCacheKeysOnTheBoxedValue(t *testing.T) {
 	var pc planCache
+	env := NewEnv()
 	var p policy.Policy = policy.Combine(policy.Retry(2), policy.Timeout(time.Second))
-	first := pc.get(p)
-	if again := pc.get(p); again != first {
+	first := pc.get(env, p)
+	if again := pc.get(env, p); again != first {
 		t.Fatal("the same boxed value compiled twice")
 	}
-	if other := pc.get(policy.Policy(policy.Combine(policy.Retry(2), policy.Timeout(time.Second)))); other == first {
+	if other := pc.get(env, policy.Policy(policy.Combine(policy.Retry(2), policy.Timeout(time.Second)))); other == first {
 		t.Fatal("another boxed value got the first value's plan")
 	}
 	// Zero values of different types may share an address: the type word tells them apart.
-	spec, combined := pc.get(policy.Spec{}), pc.get(policy.Combine())
+	spec, combined := pc.get(env, policy.Spec{}), pc.get(env, policy.Combine())
 	if spec == combined {
 		t.Fatal("Spec{} got the plan of Combine()")
 	}
@@ -32,7 +33,7 @@ func TestPlanCacheKeysOnTheBoxedValue(t *testing.T) {
 
 func TestCompileFlattensCombinesInOrder(t *testing.T) {
 	p := policy.Combine(policy.Retry(3), policy.Combine(policy.CircuitBreaker(2, time.Second), policy.RateLimit(5).Named("r")), policy.Timeout(time.Second))
-	pl := compile(p)
+	pl := compile(NewEnv(), p)
 	if pl.err != nil {
 		t.Fatal(pl.err)
 	}

@@ -23,6 +23,7 @@ const planSlots = 1024
 type cachedPlan struct {
 	typ unsafe.Pointer // the interface's type word: two boxed values of different
 	key unsafe.Pointer // types may share an address (zero values, equal constants)
+	gen uint64         // the classifier registrations it was compiled under
 	Plan
 }
 
@@ -32,15 +33,17 @@ func words(p policy.Policy) (typ, data unsafe.Pointer) {
 	return w[0], w[1]
 }
 
-// get returns the plan of p, compiling it on a miss.
-func (pc *planCache) get(p policy.Policy) *Plan {
+// get returns the plan of p on env, compiling it on a miss. An invalid plan compiled
+// before a classifier registration is compiled again: the name it lacked may exist now
+// (names are checked at compile, and again when a registration changes).
+func (pc *planCache) get(env *Env, p policy.Policy) *Plan {
 	typ, key := words(p)
 	slot := &pc.slots[(uintptr(key)>>4^uintptr(key)>>14^uintptr(typ)>>5)%planSlots]
-	if cp := slot.Load(); cp != nil && cp.key == key && cp.typ == typ {
+	if cp := slot.Load(); cp != nil && cp.key == key && cp.typ == typ && (cp.err == nil || cp.gen == env.Classifiers.gen.Load()) {
 		return &cp.Plan
 	}
-	cp := &cachedPlan{typ: typ, key: key}
-	compileInto(&cp.Plan, p)
+	cp := &cachedPlan{typ: typ, key: key, gen: env.Classifiers.gen.Load()}
+	compileInto(env, &cp.Plan, p)
 	slot.Store(cp)
 	return &cp.Plan
 }

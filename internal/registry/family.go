@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -53,6 +54,58 @@ type Family[L Link[P, S], P Config, S any] struct {
 	// not lose that (the recreated actor would take the next policy's thresholds). Only
 	// the supervisor actor touches it.
 	configs configMemory[P]
+	// placeholder configures an actor created by Provide (a manual control on a name no
+	// policy has used yet) until the first policy that names it supplies its own.
+	placeholder P
+	// provisional holds the actors Provide created with placeholder.
+	provisional provisionals[L, P]
+	// shared reports whether p asks for cluster mode (Shared).
+	shared func(p P) bool
+}
+
+// provisionals are the live actors of a family created with its placeholder
+// configuration: each maps to the configuration of the first policy that named it, nil
+// until then. Only the supervisor actor writes them; callers read them on the path of
+// Resolve, at the cost of one atomic load while there are none.
+type provisionals[L comparable, P any] struct {
+	n atomic.Int64
+	m sync.Map // L → *atomic.Pointer[P]
+}
+
+// get returns the adopted configuration of l, and whether l is provisional.
+func (ps *provisionals[L, P]) get(l L) (*atomic.Pointer[P], bool) {
+	if ps.n.Load() == 0 {
+		return nil, false
+	}
+	v, ok := ps.m.Load(l)
+	if !ok {
+		return nil, false
+	}
+	return v.(*atomic.Pointer[P]), true
+}
+
+func (ps *provisionals[L, P]) add(l L) {
+	ps.m.Store(l, new(atomic.Pointer[P]))
+	ps.n.Add(1)
+}
+
+func (ps *provisionals[L, P]) drop(l L) {
+	if _, ok := ps.m.LoadAndDelete(l); ok {
+		ps.n.Add(-1)
+	}
+}
+
+// origin returns the configuration l stands for: the one it was created with, or for a
+// provisional actor the first policy's; ok is false for a provisional actor no policy
+// has named yet.
+func (f *Family[L, P, S]) origin(l L) (p P, ok bool) {
+	if a, prov := f.provisional.get(l); prov {
+		if q := a.Load(); q != nil {
+			return *q, true
+		}
+		return p, false
+	}
+	return l.Origin(), true
 }
 
 // Kind names the family: "breaker" or "limiter".
@@ -148,8 +201,10 @@ func (f *Family[L, P, S]) scan(c actor.Context, cutoff time.Time) {
 func (f *Family[L, P, S]) forget(name string, l L) {
 	var zero L
 	f.links.Delete(name, l)
-	if !f.r.cfg.Closed() && !l.Registered() && f.links.Get(name) == zero {
-		f.configs.remember(name, f.unnamed(l.Origin()))
+	origin, ok := f.origin(l)
+	f.provisional.drop(l)
+	if ok && !f.r.cfg.Closed() && !l.Registered() && f.links.Get(name) == zero {
+		f.configs.remember(name, f.unnamed(origin))
 	}
 	if ce := f.r.cfg.Log.Check(zap.DebugLevel, f.kind+" stopped"); ce != nil {
 		ce.Write(zap.String(f.kind, name))

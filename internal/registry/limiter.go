@@ -37,5 +37,6 @@ func newLimiters(r *Registry) *Limiters {
 			emit.gauge(tokens, s.Tokens, name)
 		},
 		configs: newConfigMemory[policy.RateLimitPolicy](),
+		shared:  func(p policy.RateLimitPolicy) bool { return p.Shared },
 	}
 }

@@ -31,10 +31,15 @@ func (f *Family[L, P, S]) Resolve(ctx context.Context, who Caller, name string, 
 	for range 3 {
 		if !register {
 			if l := f.links.Get(name); l != zero && !l.Retired() {
-				if !l.Registered() {
-					f.warnIfOther(name, l.Origin(), p)
+				if l.Registered() {
+					return l, nil
 				}
-				return l, nil
+				// A provisional actor (see Provide) takes the first policy's
+				// configuration from the supervisor.
+				if origin, ok := f.origin(l); ok {
+					f.warnIfOther(name, origin, p)
+					return l, nil
+				}
 			}
 		}
 		ans, err := r.cfg.Inbox.Ask(ctx, r.pid, r.done, func(t uint64) any {
@@ -44,6 +49,32 @@ func (f *Family[L, P, S]) Resolve(ctx context.Context, who Caller, name string, 
 			return zero, err
 		}
 		if l := f.links.Get(name); l != zero && (register || !l.Retired()) {
+			return l, nil
+		}
+	}
+	return zero, &policy.Error{Kind: policy.ErrOverloaded, Op: who.Op, Err: fmt.Errorf("%s %q keeps stopping", f.kind, name)}
+}
+
+// Provide returns the live actor name of the family, creating it when there is none,
+// for a manual control (Engine.ForceOpen, ...) that must act on a name before any policy
+// used it. A new actor takes the configuration remembered for a passivated name, else
+// the family's placeholder; a provisional actor so created takes the configuration of
+// the first policy that names it (Resolve reconfigures it), and a registration wins over
+// both. Its errors are Resolve's.
+func (f *Family[L, P, S]) Provide(ctx context.Context, who Caller, name string) (L, error) {
+	var zero L
+	r := f.r
+	for range 3 {
+		if l := f.links.Get(name); l != zero && !l.Retired() {
+			return l, nil
+		}
+		ans, err := r.cfg.Inbox.Ask(ctx, r.pid, r.done, func(t uint64) any {
+			return &ensure[L, P, S]{f: f, ticket: t, name: name, policy: f.placeholder, provide: true}
+		}, inbox.UndoNothing)
+		if err := ensured(ctx, who, f.kind, name, ans, err); err != nil {
+			return zero, err
+		}
+		if l := f.links.Get(name); l != zero && !l.Retired() {
 			return l, nil
 		}
 	}
@@ -86,6 +117,9 @@ type ensure[L Link[P, S], P Config, S any] struct {
 	policy P
 	// register makes the name explicit: reconfigure when it exists, and never passivate.
 	register bool
+	// provide creates the actor, if there is none, with a remembered configuration or
+	// else the placeholder policy (see Provide).
+	provide bool
 }
 
 // request is a message the supervisor handles by asking the message itself: each
@@ -107,15 +141,34 @@ func (f *Family[L, P, S]) ensure(c actor.Context, m *ensure[L, P, S]) {
 	r := f.r
 	var zero L
 	reply := r.cfg.Inbox.PID()
+	if !m.provide && f.shared != nil && f.shared(m.policy) {
+		r.cfg.Warn.Once("shared:"+f.kind+":"+m.name, "a shared "+f.kind+" runs locally: no cluster backend",
+			zap.String(f.kind, m.name))
+	}
 	old := f.links.Get(m.name)
 	if old != zero && !old.Retired() {
+		adopt, provisional := f.provisional.get(old)
 		switch {
+		case m.provide:
+			c.Send(reply, &messages.Acked{Ticket: m.ticket})
+			return
+		case !m.register && provisional && adopt.Load() == nil:
+			// The first policy to name a provisional actor configures it. The child
+			// acknowledges to the waiting caller directly.
+			p := m.policy
+			adopt.Store(&p)
+			c.RequestWithCustomSender(old.PID(), f.reconfigure(m.ticket, m.policy), reply)
+			return
 		case !m.register:
 			c.Send(reply, &messages.Acked{Ticket: m.ticket})
 			return
 		case old.SetRegistered():
 			// The child acknowledges to the waiting caller directly. It is registered,
 			// so a Passivate queued before the Reconfigure is refused.
+			if provisional {
+				p := m.policy
+				adopt.Store(&p)
+			}
 			c.RequestWithCustomSender(old.PID(), f.reconfigure(m.ticket, m.policy), reply)
 			return
 		}
@@ -123,14 +176,23 @@ func (f *Family[L, P, S]) ensure(c actor.Context, m *ensure[L, P, S]) {
 	}
 	config := m.policy
 	remembered, ok := f.configs.take(m.name)
+	placeholder := false
 	if !m.register {
-		switch {
-		case old != zero:
-			config = old.Origin() // stopping, not yet forgotten
-		case ok:
-			config = remembered
+		origin, known := config, true
+		if old != zero {
+			origin, known = f.origin(old) // stopping, not yet forgotten
 		}
-		f.warnIfOther(m.name, config, m.policy)
+		switch {
+		case old != zero && known:
+			config = origin
+		case old == zero && ok:
+			config = remembered
+		case m.provide:
+			placeholder = true // no policy has named it yet
+		}
+		if !m.provide {
+			f.warnIfOther(m.name, config, m.policy)
+		}
 	}
 	l, props := f.spawn(r.cfg.Backend, m.name, config, Env{Now: time.Now(), Hooks: r.cfg.Hooks, Dispatcher: r.pool})
 	pid, err := c.SpawnNamed(props, r.childName(f.kind, m.name))
@@ -144,6 +206,9 @@ func (f *Family[L, P, S]) ensure(c actor.Context, m *ensure[L, P, S]) {
 	// watch adds can reach a supervisor that already stopped, as a dead letter.
 	name := m.name
 	r.children[pid.Id] = func() { f.forget(name, l) }
+	if placeholder {
+		f.provisional.add(l)
+	}
 	f.links.Store(m.name, l)
 	if m.register {
 		l.SetRegistered()

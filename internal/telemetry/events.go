@@ -22,13 +22,19 @@ const (
 	LimiterSaturated
 	// LimiterRecovered: a saturated limiter has tokens again.
 	LimiterRecovered
+	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
+	// have opened on (Reason, with the window's counts); once per crossing.
+	BreakerThresholdExceeded
 )
 
-// String names the kind: "breaker_state_changed", "limiter_saturated", "limiter_recovered".
+// String names the kind: "breaker_state_changed", "limiter_saturated",
+// "limiter_recovered", "breaker_threshold_exceeded".
 func (k EventKind) String() string {
 	switch k {
 	case BreakerStateChanged:
 		return "breaker_state_changed"
+	case BreakerThresholdExceeded:
+		return "breaker_threshold_exceeded"
 	case LimiterSaturated:
 		return "limiter_saturated"
 	case LimiterRecovered:
@@ -38,39 +44,63 @@ func (k EventKind) String() string {
 }
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each
-// kind uses only its own fields: Kind, Name and At always, From and To only for
-// BreakerStateChanged. String and MarshalLogObject (for zap.Object or zap.Any) show
-// just those.
+// kind uses only its own fields: Kind, Name and At always; From, To, Reason and the
+// counts for BreakerStateChanged and BreakerThresholdExceeded. String and
+// MarshalLogObject (for zap.Object or zap.Any) show just those.
 type Event struct {
 	// Kind says what happened.
 	Kind EventKind
 	// Name is the breaker's or limiter's name.
 	Name string
-	// From and To are the breaker states of a BreakerStateChanged event; for other
-	// kinds they are zero and mean nothing.
+	// From and To are the breaker states of a BreakerStateChanged event (both
+	// metrics_only for a BreakerThresholdExceeded); for other kinds they are zero and
+	// mean nothing.
 	From, To messages.BreakerState
 	// At is when it happened.
 	At time.Time
+	// Reason says why a breaker changed state or crossed a threshold:
+	// consecutive_failures, failure_count, failure_rate, slow_call_rate, probe_failed,
+	// probe_timeout, probes_succeeded, manual or recovery_elapsed.
+	Reason string
+	// Calls, Failures and SlowCalls are the breaker's window at that moment: the closed
+	// window's, or the probes' when a half-open period ends; in consecutive mode Calls
+	// and Failures are the consecutive failures.
+	Calls, Failures, SlowCalls uint64
+}
+
+// breaker reports whether the event is a breaker's, with From, To, Reason and counts.
+func (ev Event) breaker() bool {
+	return ev.Kind == BreakerStateChanged || ev.Kind == BreakerThresholdExceeded
 }
 
 // String describes the event by its own fields: `breaker_state_changed "payments":
-// closed -> open` or `limiter_saturated "api"`.
+// closed -> open (failure_rate)` or `limiter_saturated "api"`.
 func (ev Event) String() string {
 	s := ev.Kind.String() + " " + strconv.Quote(ev.Name)
-	if ev.Kind == BreakerStateChanged {
+	if ev.breaker() {
 		s += ": " + ev.From.String() + " -> " + ev.To.String()
+		if ev.Reason != "" {
+			s += " (" + ev.Reason + ")"
+		}
 	}
 	return s
 }
 
-// MarshalLogObject writes the event's own fields for zap: kind, name and at, and from
-// and to for a BreakerStateChanged.
+// MarshalLogObject writes the event's own fields for zap: kind, name and at, and from,
+// to, and (when Reason is set) reason, calls, failures and slow_calls for a breaker's
+// event.
 func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("kind", ev.Kind.String())
 	enc.AddString("name", ev.Name)
-	if ev.Kind == BreakerStateChanged {
+	if ev.breaker() {
 		enc.AddString("from", ev.From.String())
 		enc.AddString("to", ev.To.String())
+		if ev.Reason != "" { // every event the engine publishes has one
+			enc.AddString("reason", ev.Reason)
+			enc.AddUint64("calls", ev.Calls)
+			enc.AddUint64("failures", ev.Failures)
+			enc.AddUint64("slow_calls", ev.SlowCalls)
+		}
 	}
 	enc.AddTime("at", ev.At)
 	return nil

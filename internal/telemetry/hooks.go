@@ -7,7 +7,8 @@ import (
 )
 
 // Hooks returns the hooks every named actor gets: a breaker's move into open counts as
-// a trip, state changes and saturation become events on h, a restart is counted. The
+// a trip (a move into forced_open, by hand, does not), state changes, MetricsOnly
+// threshold crossings and saturation become events on h, a restart is counted. The
 // hooks run in the actors.
 func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 	return actors.Hooks{
@@ -16,7 +17,10 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 			if m.To == messages.Open {
 				c.Trips.Add(1)
 			}
-			h.Publish(Event{Kind: BreakerStateChanged, Name: m.Name, From: m.From, To: m.To, At: m.At})
+			h.Publish(breakerEvent(BreakerStateChanged, m))
+		},
+		ThresholdExceeded: func(m messages.StateChanged) {
+			h.Publish(breakerEvent(BreakerThresholdExceeded, m))
 		},
 		Saturated: func(m messages.Saturated) {
 			kind := LimiterRecovered
@@ -26,5 +30,13 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
 		},
 		Restarted: func(string) { c.Restarts.Add(1) },
+	}
+}
+
+// breakerEvent is the event of kind for a breaker's m.
+func breakerEvent(kind EventKind, m messages.StateChanged) Event {
+	return Event{
+		Kind: kind, Name: m.Name, From: m.From, To: m.To, At: m.At,
+		Reason: m.Reason, Calls: m.Calls, Failures: m.Failures, SlowCalls: m.SlowCalls,
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/bulwark-go/bulwark/internal/fault"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // TestPassivationDuringSlowCallsKeepsTheirFailures is a regression test: calls admitted
@@ -433,4 +436,251 @@ func TestPassivatedNamesLeaveNoPerNameState(t *testing.T) {
 			t.Fatalf("%d names remembered with %d configurations; want 1000 sharing 1", names, configs)
 		}
 	})
+}
+
+// TestReconfigureAnswersWaiterWhoseTokenIsDue queues a caller in a wait-mode limiter and
+// holds the actor until the caller's token has come due, with a live RegisterRateLimiter
+// queued ahead of the timer's Tick. Reconfiguration hands the due token to the waiter; the
+// waiter must be answered then, not left waiting until its context ends.
+func TestReconfigureAnswersWaiterWhoseTokenIsDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		var p policy.Policy = policy.RateLimit(1).WithBurst(1).WithMaxWait(2 * time.Second).Named("r")
+		if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); err != nil { // takes the only token
+			t.Fatal(err)
+		}
+		start, done := time.Now(), make(chan error, 1)
+		var took time.Duration
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := ExecuteWithPolicy(ctx, e, p, ok42) // queues; its token is due at 1s
+			took = time.Since(start)
+			done <- err
+		}()
+		synctest.Wait()
+		l := limiterOf(e, "r")
+		release := make(chan struct{})
+		inject(e, l.PID(), &fault.Block{Release: release})
+		synctest.Wait()
+		reg := make(chan error, 1)
+		go func() {
+			reg <- e.RegisterRateLimiter("r", policy.RateLimit(1).WithBurst(1).WithMaxWait(2*time.Second))
+		}()
+		synctest.Wait()                     // the Reconfigure is queued behind the block
+		time.Sleep(1500 * time.Millisecond) // the waiter comes due; its Tick queues behind the Reconfigure
+		close(release)
+		if err := <-reg; err != nil {
+			t.Fatalf("RegisterRateLimiter: %v", err)
+		}
+		if err := <-done; err != nil || took != 1500*time.Millisecond {
+			t.Fatalf("waiter answered after %v with %v; want admitted at 1.5s, when the actor was released", took, err)
+		}
+	})
+}
+
+// holdCore is a zap core that calls hold on the goroutine that writes an entry whose
+// message is msg, and drops every other entry: it stalls an actor at a known point.
+type holdCore struct {
+	msg  string
+	hold func()
+}
+
+func (h *holdCore) Enabled(zapcore.Level) bool        { return true }
+func (h *holdCore) With([]zapcore.Field) zapcore.Core { return h }
+func (h *holdCore) Sync() error                       { return nil }
+func (h *holdCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if ent.Message == h.msg {
+		return ce.AddCore(ent, h)
+	}
+	return ce
+}
+func (h *holdCore) Write(zapcore.Entry, []zapcore.Field) error { h.hold(); return nil }
+
+// TestMetricsCountsALimiterRefusalAlreadyReturned stalls the limiter actor right after it
+// decided to refuse a caller (in its decision log) until the test has read Metrics, or
+// for a second of the bubble's time. Metrics reflects every call that returned before it
+// was called, so a refusal the caller already holds must be in the limiter's Rejected.
+func TestMetricsCountsALimiterRefusalAlreadyReturned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		read := make(chan struct{})
+		hold := func() {
+			select {
+			case <-read:
+			case <-time.After(time.Second):
+			}
+		}
+		e := newEngine(t, WithLogger(zap.New(&holdCore{msg: "rate limit decision", hold: hold})))
+		var p policy.Policy = policy.RateLimit(1).WithBurst(1).WithMaxWait(500 * time.Millisecond).Named("m")
+		if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); err != nil { // takes the only token
+			t.Fatal(err)
+		}
+		// The next token is 1s away, past MaxWait: the actor refuses.
+		_, err := ExecuteWithPolicy(context.Background(), e, p, ok42)
+		m := e.Metrics()
+		close(read)
+		if !errors.Is(err, policy.ErrRateLimited) {
+			t.Fatalf("second call: %v; want ErrRateLimited", err)
+		}
+		if got := m.Limiters["m"]; got.Rejected != 1 || got.Allowed != 1 || m.FailedOperations != 1 {
+			t.Fatalf("Metrics after the refusal returned: limiter %+v, failed %d; want Rejected 1, Allowed 1, failed 1", got, m.FailedOperations)
+		}
+	})
+}
+
+// TestMetricsCountsABreakerRefusalAlreadyReturned holds a half-open breaker's only probe
+// slot and sends calls that the actor refuses: after each refusal returns, Metrics must
+// already count it in the breaker's Rejected.
+func TestMetricsCountsABreakerRefusalAlreadyReturned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		var p policy.Policy = policy.CircuitBreaker(1, time.Second).Named("b")
+		ctx := context.Background()
+		ExecuteWithPolicy(ctx, e, p, failing) // opens it
+		time.Sleep(time.Second)               // its timer moves it to half-open
+		release, probing := make(chan struct{}), make(chan struct{})
+		probe := make(chan error, 1)
+		go func() {
+			_, err := ExecuteWithPolicy(ctx, e, p, func(context.Context) (int, error) {
+				close(probing)
+				<-release
+				return 1, nil
+			})
+			probe <- err
+		}()
+		<-probing
+		for i := range 500 {
+			_, err := ExecuteWithPolicy(ctx, e, p, ok42)
+			got := e.Metrics().Breakers["b"].Rejected
+			if !errors.Is(err, policy.ErrCircuitOpen) || got != uint64(i+1) {
+				close(release)
+				<-probe
+				t.Fatalf("call %d beside the probe: %v, then Metrics counts %d rejected; want ErrCircuitOpen counted", i+1, err, got)
+			}
+		}
+		close(release)
+		if err := <-probe; err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+	})
+}
+
+// TestMaxWaitBoundsAWaiterThatCriticalCallersOvertake queues a caller within MaxWait,
+// then keeps critical callers joining the queue ahead of it for a second. MaxWait is the
+// longest a call waits: the overtaken caller must be refused when its MaxWait ends, not
+// wait until the critical callers stop.
+func TestMaxWaitBoundsAWaiterThatCriticalCallersOvertake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		const maxWait = 300 * time.Millisecond
+		var p policy.Policy = policy.RateLimit(10).WithBurst(1).WithMaxWait(maxWait).Named("crowded")
+		ctx := context.Background()
+		if _, err := ExecuteWithPolicy(ctx, e, p, ok42); err != nil { // takes the only token
+			t.Fatal(err)
+		}
+		type result struct {
+			err  error
+			took time.Duration
+		}
+		overtaken := make(chan result, 1)
+		go func() {
+			start := time.Now()
+			_, err := ExecuteWithPolicy(ctx, e, p, ok42) // due in 100ms when it joins
+			overtaken <- result{err, time.Since(start)}
+		}()
+		synctest.Wait()
+		var wg sync.WaitGroup
+		critical := &funcOp{id: "vip", critical: true, policy: p, fn: ok42}
+		for range 20 { // a critical caller every 50ms: each joins ahead of the first caller
+			wg.Go(func() { Execute(ctx, e, policy.Operation[int](critical)) })
+			time.Sleep(50 * time.Millisecond)
+		}
+		wg.Wait()
+		r := <-overtaken
+		if !errors.Is(r.err, policy.ErrRateLimited) || r.took != maxWait {
+			t.Fatalf("overtaken caller: %v after %v; want ErrRateLimited after MaxWait (%v)", r.err, r.took, maxWait)
+		}
+	})
+}
+
+// TestCancelledWhileCreatingANamedActorReportsTheContextAndTheOperation is a regression
+// test: a caller whose context ended while the supervisor created the breaker got an
+// error matching context.Canceled even when the context ended by deadline, with the
+// breaker's name as the operation.
+func TestCancelledWhileCreatingANamedActorReportsTheContextAndTheOperation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		release := make(chan struct{})
+		defer close(release)
+		inject(e, supervisorOf(e), &fault.Block{Release: release})
+		synctest.Wait()
+
+		for _, p := range []policy.Policy{
+			policy.CircuitBreaker(3, time.Hour).Named("payments-breaker"),
+			policy.RateLimit(10).Named("payments-breaker"),
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			op := &funcOp{id: "charge", policy: p, fn: ok42}
+			_, err := Execute(ctx, e, policy.Operation[int](op))
+			cancel()
+			var pe *policy.Error
+			switch {
+			case !errors.As(err, &pe):
+				t.Fatalf("%v: err %v (%T); want a *policy.Error", p, err, err)
+			case !errors.Is(err, policy.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("%v: err %v; want ErrCancelled and context.DeadlineExceeded", p, err)
+			case errors.Is(err, context.Canceled):
+				t.Fatalf("%v: err %v matches context.Canceled; the context ended by deadline", p, err)
+			case pe.Op != "charge":
+				t.Fatalf("%v: Op %q; want the operation's ID %q", p, pe.Op, "charge")
+			case !strings.Contains(err.Error(), "payments-breaker"):
+				t.Fatalf("%v: %q does not name the actor being created", p, err)
+			}
+		}
+	})
+}
+
+// TestNamesThatAreNotUTF8AreRefused is a regression test: two breaker names that differ
+// only in invalid UTF-8 exported as the same Prometheus series, and the whole scrape
+// failed. Names must be valid UTF-8; others are refused with ErrInvalidPolicy, so the
+// collector never sees one.
+func TestNamesThatAreNotUTF8AreRefused(t *testing.T) {
+	e := newEngine(t)
+	reg := obsRegistry(t, e)
+	ctx := context.Background()
+	isInvalid := func(what string, err error) {
+		t.Helper()
+		var pe *policy.Error
+		if !errors.Is(err, policy.ErrInvalidPolicy) || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("%s: err %v; want ErrInvalidPolicy saying the name is not UTF-8", what, err)
+		}
+		if errors.As(err, &pe) && strings.ToValidUTF8(pe.Error(), "") != pe.Error() {
+			t.Errorf("%s: the error message %q is not UTF-8 itself", what, pe.Error())
+		}
+	}
+	for _, name := range []string{"a\xff", "a\xfe"} {
+		isInvalid("breaker "+name, policy.CircuitBreaker(1, time.Hour).Named(name).Validate())
+		isInvalid("limiter "+name, policy.RateLimit(1).Named(name).Validate())
+		_, err := ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named(name)), ok42)
+		isInvalid("ExecuteWithPolicy breaker "+name, err)
+		_, err = ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named(name)), ok42)
+		isInvalid("ExecuteWithPolicy limiter "+name, err)
+		isInvalid("RegisterCircuitBreaker "+name, e.RegisterCircuitBreaker(name, policy.CircuitBreaker(1, time.Hour)))
+		isInvalid("RegisterRateLimiter "+name, e.RegisterRateLimiter(name, policy.RateLimit(1)))
+		// An operation ID names unnamed breakers and limiters.
+		for _, p := range []policy.Policy{policy.CircuitBreaker(1, time.Hour), policy.Combine(policy.Retry(2), policy.RateLimit(10))} {
+			_, err = Execute(ctx, e, policy.Operation[int](&funcOp{id: name, policy: p, fn: ok42}))
+			isInvalid("Execute with ID "+name, err)
+		}
+	}
+	// An ID that names nothing may be anything.
+	if _, err := Execute(ctx, e, policy.Operation[int](&funcOp{id: "a\xff", policy: policy.Retry(2), fn: ok42})); err != nil {
+		t.Fatalf("an invalid UTF-8 ID that names no actor: %v", err)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("Gather: %v", err)
+	}
+	if m := e.Metrics(); m.TotalOperations != 1 || len(m.Breakers)+len(m.Limiters) != 0 {
+		t.Fatalf("metrics %+v; want the refused calls not counted and no actor created", m)
+	}
 }

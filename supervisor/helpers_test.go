@@ -83,9 +83,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Helpers shared by the reliability tests: stress_test.go, faults_test.go,
-// overload_test.go, shutdownload_test.go, badinput_test.go, passivation_test.go and
-// fuzz_test.go.
+// Helpers shared by the reliability tests: the stress, fault, overload, shutdown-load,
+// bad-input, passivation and fuzz tests (stress_test.go, engine_test.go,
+// execute_test.go, register_test.go and fuzz_test.go).
 
 // relSoakFlag turns the stress and growth tests into a soak: go test -race -run Stress
 // -bulwark.soak=5m ./supervisor/ -v. BULWARK_SOAK=5m does the same.

@@ -354,6 +354,9 @@ func TestCollectorCountsActorRestarts(t *testing.T) {
 			if _, err := ExecuteWithPolicy(context.Background(), e, p, ok42); err != nil {
 				t.Fatalf("after the restart: %v", err)
 			}
+			// The supervisor answers the call that created "z" from inside its Receive;
+			// its mailbox counts the message handled only once Receive returns.
+			synctest.Wait()
 			if v := obsScrape(t, reg)[`bulwark_actor_mailbox_depth{kind="supervisor",name="supervisor"}`]; v != 0 {
 				t.Fatalf("idle supervisor's mailbox depth = %v; want 0", v)
 			}

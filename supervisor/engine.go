@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/internal/telemetry"
 	"github.com/bulwark-go/bulwark/messages"
+	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 )
@@ -131,7 +132,8 @@ func (e *Engine) System() *actor.ActorSystem { return e.sys }
 // once; calls in flight, and functions a timeout abandoned, may finish until ctx ends.
 // Then callers still waiting on an actor or in a retry's backoff get ErrShutdown, no
 // call starts another attempt (nor a batch another function), the engine's actors and
-// goroutines stop, and Shutdown returns ctx.Err() if the drain was cut short, else nil.
+// goroutines stop, and Shutdown returns nil, or, if ctx cut the drain short, a
+// *policy.Error matching both ctx.Err() and policy.ErrCancelled.
 // A second Shutdown returns nil. An actor system passed with WithActorSystem is left
 // running.
 func (e *Engine) Shutdown(ctx context.Context) error {
@@ -157,7 +159,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 		select {
 		case <-env.Drained():
 		case <-ctx.Done():
-			err = ctx.Err()
+			err = &policy.Error{Kind: policy.ErrCancelled, Err: ctx.Err()}
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

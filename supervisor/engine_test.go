@@ -699,8 +699,10 @@ func TestShutdownContextEndsDrainAndReleasesWaiters(t *testing.T) {
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := e.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Shutdown = %v; want the drain cut short by ctx", err)
+		err := e.Shutdown(ctx)
+		var pe *policy.Error
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, policy.ErrCancelled) || !errors.As(err, &pe) {
+			t.Fatalf("Shutdown = %v; want the drain cut short by ctx: a *policy.Error matching ErrCancelled and ctx.Err()", err)
 		}
 		if err := <-waiter; !errors.Is(err, policy.ErrShutdown) {
 			t.Fatalf("waiting caller got %v; want ErrShutdown", err)

@@ -51,6 +51,9 @@ const (
 	Cancelled
 	// CircuitForcedOpen: the breaker is forced open by hand (policy.ErrCircuitForcedOpen).
 	CircuitForcedOpen
+	// NotFound: the registry has no actor of that name and remembers no configuration for
+	// it (the answer to a lookup by a handle).
+	NotFound
 )
 
 // String names the reason.
@@ -68,6 +71,8 @@ func (r Reason) String() string {
 		return "cancelled"
 	case CircuitForcedOpen:
 		return "circuit_forced_open"
+	case NotFound:
+		return "not_found"
 	}
 	return "unknown"
 }

@@ -491,3 +491,125 @@ func TestReferencedSkipsLabelValuesAndRecordedSeries(t *testing.T) {
 		t.Errorf("referenced(%q) = %v, want %v", expr, got, want)
 	}
 }
+
+// TestDashboardShowsEveryKind checks what the dashboard promises: instance and name
+// variables; a row per kind; the breaker state as a state timeline with a text for each
+// state; the panels an operator looks for first; unique panel ids; and every per-name
+// series filtered by the name variable.
+func TestDashboardShowsEveryKind(t *testing.T) {
+	raw, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type target struct {
+		Expr string `json:"expr"`
+	}
+	type panel struct {
+		ID          int    `json:"id"`
+		Title       string `json:"title"`
+		Type        string `json:"type"`
+		FieldConfig struct {
+			Defaults struct {
+				Mappings []struct {
+					Options map[string]struct {
+						Text string `json:"text"`
+					} `json:"options"`
+				} `json:"mappings"`
+			} `json:"defaults"`
+		} `json:"fieldConfig"`
+		Targets []target `json:"targets"`
+	}
+	var dash struct {
+		UID        string  `json:"uid"`
+		Title      string  `json:"title"`
+		Panels     []panel `json:"panels"`
+		Templating struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.UID == "" || dash.Title == "" {
+		t.Errorf("the dashboard needs a uid and a title for import: %q, %q", dash.UID, dash.Title)
+	}
+	var vars []string
+	for _, v := range dash.Templating.List {
+		vars = append(vars, v.Name)
+	}
+	for _, want := range []string{"datasource", "instance", "name"} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("no %q variable; variables %v", want, vars)
+		}
+	}
+
+	rows := map[string]bool{}
+	ids := map[int]string{}
+	shows := map[string][]string{} // series → types of the panels showing it
+	for _, p := range dash.Panels {
+		if prev, dup := ids[p.ID]; dup {
+			t.Errorf("panels %q and %q share the id %d", prev, p.Title, p.ID)
+		}
+		ids[p.ID] = p.Title
+		if p.Type == "row" {
+			rows[p.Title] = true
+			continue
+		}
+		for _, tg := range p.Targets {
+			for _, n := range referenced(tg.Expr) {
+				shows[n] = append(shows[n], p.Type)
+				// Series with a name label are filtered by the variable.
+				perName := !slices.Contains([]string{"bulwark_operations_total", "bulwark_retry_attempts_total", "bulwark_timeouts_total",
+					"bulwark_panics_total", "bulwark_abandoned_calls_total", "bulwark_abandoned_calls_running", "bulwark_operation_duration_seconds_bucket",
+					"bulwark_actor_mailbox_depth", "bulwark_actor_restarts_total", "bulwark_dropped_events_total", "bulwark_concurrency_limit_hits_total",
+					"bulwark_fallbacks_total", "bulwark_hedges_started_total", "bulwark_hedge_wins_total"}, n)
+				if perName && !strings.Contains(tg.Expr, `name=~"$name"`) {
+					t.Errorf("panel %q: %s is not filtered by the name variable: %s", p.Title, n, tg.Expr)
+				}
+				if !strings.Contains(tg.Expr, `instance=~"$instance"`) {
+					t.Errorf("panel %q: %s is not filtered by the instance variable: %s", p.Title, n, tg.Expr)
+				}
+			}
+		}
+		if p.Type == "state-timeline" && slices.ContainsFunc(p.Targets, func(tg target) bool {
+			return strings.Contains(tg.Expr, "bulwark_breaker_state")
+		}) {
+			texts := map[string]string{}
+			for _, m := range p.FieldConfig.Defaults.Mappings {
+				for v, o := range m.Options {
+					texts[v] = o.Text
+				}
+			}
+			for v, want := range map[string]string{"0": "closed", "1": "open", "2": "half-open", "3": "forced open", "4": "disabled", "5": "metrics only"} {
+				if texts[v] != want {
+					t.Errorf("breaker state timeline: value %s reads %q, want %q", v, texts[v], want)
+				}
+			}
+		}
+	}
+	for _, row := range []string{"Engine", "Circuit breakers", "Rate limiters", "Bulkheads", "Fallbacks and hedges", "Retry budgets", "Cluster: shared names"} {
+		if !rows[row] {
+			t.Errorf("no row %q; rows %v", row, rows)
+		}
+	}
+	for series, panelType := range map[string]string{
+		"bulwark_breaker_state":        "state-timeline",
+		"bulwark_operations_total":     "timeseries",
+		"bulwark_breaker_calls_total":  "timeseries",
+		"bulwark_limiter_tokens":       "timeseries",
+		"bulwark_limiter_waiting":      "timeseries",
+		"bulwark_bulkhead_in_flight":   "timeseries",
+		"bulwark_bulkhead_limit":       "timeseries",
+		"bulwark_bulkhead_queued":      "timeseries",
+		"bulwark_budget_balance":       "timeseries",
+		"bulwark_shared_coordinated":   "state-timeline",
+		"bulwark_fallbacks_total":      "timeseries",
+		"bulwark_hedges_started_total": "timeseries",
+	} {
+		if !slices.Contains(shows[series], panelType) {
+			t.Errorf("no %s panel shows %s (shown in %v)", panelType, series, shows[series])
+		}
+	}
+}

@@ -15,17 +15,15 @@ install_promtool() {
   command -v promtool >/dev/null && return 0
   export DEBIAN_FRONTEND=noninteractive
   # Keep the package's postinst from starting a Prometheus server.
-  local blocked=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
-    blocked=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   if ! apt-get install -y --no-install-recommends prometheus; then
     apt-get update
     apt-get install -y --no-install-recommends prometheus
   fi
-  [ -n "$blocked" ] && rm -f /usr/sbin/policy-rc.d
   command -v promtool >/dev/null
 }
 

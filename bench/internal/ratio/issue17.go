@@ -244,15 +244,28 @@ func shownAgainst(a, b pick) check17 {
 // shownVerdict marks a line printed without a target.
 const shownVerdict verdict = -1
 
-// newKind picks the seq benchmark of a kind another branch adds (bulkhead, fallback,
-// hedge, budget): Bulwark's or Failsafe's case named kind, or, failing that, the first
-// case that starts with kind and has rows on both sides.
-func newKind(lib, kind string) pick {
-	return firstOf(lib+"/"+kind+"…/seq",
-		exact(lib, kind, "seq"),
+// newKind picks Bulwark's seq benchmark of a kind another branch adds (bulkhead,
+// fallback, hedge, budget): the case named kind, or, failing that, the first seq case
+// whose name contains kind ("retry+budget", "bulkhead_admitted").
+func newKind(kind string) pick {
+	return firstOf("Bulwark/<a "+kind+" case>/seq",
+		exact("Bulwark", kind, "seq"),
 		matching("", func(k key) bool {
-			return k.lib == lib && k.level == "seq" && strings.HasPrefix(k.kase, kind)
+			return k.lib == "Bulwark" && k.level == "seq" && strings.Contains(k.kase, kind)
 		}))
+}
+
+// peerOf picks lib's benchmark of the case and level that a picks.
+func peerOf(lib string, a pick) pick {
+	return pick{desc: lib + "'s benchmark of the same case", find: func(s *results) (key, bool) {
+		ka, ok := a.find(s)
+		if !ok {
+			return key{}, false
+		}
+		k := bk(lib, ka.kase, ka.level)
+		_, ok = s.samples[k]
+		return k, ok
+	}}
 }
 
 func bulwark(kase string) pick  { return exact("Bulwark", kase, "seq") }
@@ -342,12 +355,12 @@ var issue17Targets = []target17{
 	// admitted path to be in the rate limiter's class.
 	{"bulkhead, admitted", []check17{
 		ratioAtMost("≤ 1.5 × bulwark's rate limit admitted (BH-8: the same class)",
-			newKind("Bulwark", "bulkhead"), bulwark("ratelimit"), 1.5),
-		shownAgainst(newKind("Bulwark", "bulkhead"), newKind("Failsafe", "bulkhead")),
+			newKind("bulkhead"), bulwark("ratelimit"), 1.5),
+		shownAgainst(newKind("bulkhead"), peerOf("Failsafe", newKind("bulkhead"))),
 	}},
-	{"fallback", []check17{shownAgainst(newKind("Bulwark", "fallback"), newKind("Failsafe", "fallback"))}},
-	{"hedge", []check17{shownAgainst(newKind("Bulwark", "hedge"), newKind("Failsafe", "hedge"))}},
-	{"retry budget", []check17{shownAgainst(newKind("Bulwark", "budget"), newKind("Failsafe", "budget"))}},
+	{"fallback", []check17{shownAgainst(newKind("fallback"), peerOf("Failsafe", newKind("fallback")))}},
+	{"hedge", []check17{shownAgainst(newKind("hedge"), peerOf("Failsafe", newKind("hedge")))}},
+	{"retry budget", []check17{shownAgainst(newKind("budget"), peerOf("Failsafe", newKind("budget")))}},
 }
 
 // result17 is the text of a verdict in issue 17's table.

@@ -79,7 +79,7 @@ func TestIssue17Table(t *testing.T) {
 		"| idle named limiter | ≤ max(2 KiB, 1.25 × a bare protoactor actor, same mailbox) | no Idle/limiters/n10000 in this run | – | not measured |",
 		// Fewer than 6 runs: an unbounded interval, no straddling.
 		"| ExecutePlan with an inline Combine built once | ≤ 1.05 × the same plan hoisted | 5 ÷ 5 = 1.00× | ∞ | pass |",
-		"| hedge | no target (shown) | no Bulwark/hedge…/seq in this run | – | not measured |",
+		"| hedge | no target (shown) | no Bulwark/<a hedge case>/seq in this run | – | not measured |",
 	})
 	// Every row of the issue is printed, measured or not.
 	for _, tg := range issue17Targets {
@@ -95,6 +95,9 @@ func TestIssue17NewKinds(t *testing.T) {
 	raw := samples("Bulwark/ratelimit/seq", 0, 40, 40, 40, 40, 40, 40) +
 		samples("Bulwark/bulkhead_admitted/seq", 0, 50, 50, 50, 50, 50, 50) +
 		samples("Failsafe/bulkhead_admitted/seq", 9, 500, 500, 500, 500, 500, 500) +
+		samples("Bulwark/retry+budget/seq", 0, 30, 30, 30, 30, 30, 30) +
+		samples("Failsafe/retry+budget/seq", 9, 900, 900, 900, 900, 900, 900) +
+		samples("Bulwark/hedge/seq", 0, 30, 30, 30, 30, 30, 30) +
 		samples("ExecuteAll/retry_block1ms/n100", 9, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6)
 	s := readRaw(t, raw)
 	var out bytes.Buffer
@@ -102,6 +105,8 @@ func TestIssue17NewKinds(t *testing.T) {
 	checkContains(t, out.String(), []string{
 		"| bulkhead, admitted | ≤ 1.5 × bulwark's rate limit admitted (BH-8: the same class) | 50 ÷ 40 = 1.25× | 1.25–1.25× | pass |",
 		"| bulkhead, admitted | no target (shown) | 50 ÷ 500 (Failsafe/bulkhead_admitted/seq) = 0.10× | 0.10–0.10× | shown |",
+		"| retry budget | no target (shown) | 30 ÷ 900 (Failsafe/retry+budget/seq) = 0.033× | 0.033–0.033× | shown |",
+		"| hedge | no target (shown) | no Failsafe's benchmark of the same case in this run | – | not measured |",
 		"| ExecuteAll of 100 functions that block 1 ms, under Retry(3) | wall time ≤ 5 × the block time | 2000000 ns/op ÷ 1 ms = 2.00× | 2.00–2.00× | pass |",
 	})
 }

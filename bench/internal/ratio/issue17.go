@@ -63,7 +63,7 @@ var (
 	// fn(ctx), a buffered result channel and a select. Its benchmark comes with the
 	// timeout stage's branch; any seq benchmark whose library or case names a goroutine
 	// timeout is taken, so the table does not depend on its exact spelling.
-	goroutineTimeout = firstOf("the goroutine-timeout yardstick",
+	goroutineTimeout = firstOf("goroutine-timeout yardstick",
 		exact("GoroutineTimeout", "timeout", "seq"),
 		exact("Goroutine", "timeout", "seq"),
 		exact("Yardstick", "goroutine-timeout", "seq"),

@@ -336,6 +336,8 @@ func BenchmarkIdle(b *testing.B) {
 			return policy.RateLimit(100).Named(name)
 		})
 	})
+	// The yardstick: a bare protoactor actor with the same mailbox (idle_test.go).
+	b.Run("actors", idleBareActors)
 }
 
 func idleActors(b *testing.B, unit string, newPolicy func(name string) policy.Policy) {

@@ -92,6 +92,9 @@ const (
 	// CaseMessageActor is one round trip from an actor client: request with c.Request,
 	// answer in the client's mailbox.
 	CaseMessageActor = "message_actor"
+	// CaseFloor is issue 17's yardstick floor (bench/peers' BenchmarkFloor): a direct
+	// call of Work plus two uncontended atomic adds, the least an engine pays per call.
+	CaseFloor = "floor"
 )
 
 // The windowed-breaker cases of issue 12 (bench/breaker_test.go): the closed path of a

@@ -91,6 +91,11 @@ func (r *breakerReplica) Receive(c actor.Context) {
 			r.arm(c)
 		}
 		return
+	case *topologyChanged:
+		// The owner may have moved: register with it now, with the view this node has
+		// (a new owner adopts an open state from it).
+		st.pull(time.Now())
+		return
 	}
 	if st.local || !st.coordinating() {
 		r.inner.Receive(c)

@@ -151,6 +151,9 @@ func (a *bridgeActor) Receive(c actor.Context) {
 				a.lookup(c, kind, name)
 			}
 		}
+		if n := a.b.n.Load(); n != nil {
+			n.topologyChanged()
+		}
 	case *pb.LeaseGrant:
 		if n := a.b.n.Load(); n != nil {
 			n.deliver(limiterKind, m.Name, m)

@@ -42,7 +42,12 @@ func Start(clusterName string, provider pcluster.ClusterProvider, opts ...Option
 	}
 	logger := o.logger
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return logger }))
-	cfg := pcluster.Configure(clusterName, provider, disthash.New(), remote.Configure(o.host, o.port),
+	rc := remote.Configure(o.host, o.port)
+	// An endpoint writer retries a gone member MaxRetryCount times, 2 s apart, inside
+	// its actor, and a Shutdown waits for it: one try keeps a Close after a member left
+	// within seconds. Lost messages are asked again by the replicas.
+	rc.MaxRetryCount = 1
+	cfg := pcluster.Configure(clusterName, provider, disthash.New(), rc,
 		pcluster.WithKinds(Kinds(opts...)...),
 		pcluster.WithRequestTimeout(o.requestTimeout),
 		pcluster.WithHeartbeatExpiration(o.heartbeat))
@@ -128,7 +133,6 @@ func (s *Shared) Close(ctx context.Context) error {
 			if s.own {
 				s.c.Shutdown(true)
 			}
-			s.b.lookups.Wait()
 		}()
 		select {
 		case <-done:

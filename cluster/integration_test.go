@@ -11,6 +11,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,8 +96,9 @@ func (f *fleet) close(t *testing.T) time.Duration {
 			if err := m.e.Shutdown(ctx); err != nil {
 				t.Errorf("engine Shutdown: %v", err)
 			}
+			t0 := time.Now()
 			if err := m.s.Close(ctx); err != nil {
-				t.Errorf("Close: %v", err)
+				t.Errorf("Close: %v after %v", err, time.Since(t0))
 			}
 		}()
 	}
@@ -327,3 +329,260 @@ func waitAll(t *testing.T, f *fleet, name string, state messages.BreakerState, b
 	}
 }
 
+// nameOwnedBy returns a name with prefix whose grain of kind member i owns.
+func (f *fleet) nameOwnedBy(t *testing.T, kind, prefix string, i int) string {
+	t.Helper()
+	for n := range 200 {
+		name := fmt.Sprintf("%s-%d", prefix, n)
+		if f.owner(t, kind, name) == i {
+			return name
+		}
+	}
+	t.Fatalf("no name of %s owned by member %d", prefix, i)
+	return ""
+}
+
+// probe is one decision a prober saw.
+type probe struct {
+	at, took time.Duration
+	err      error
+}
+
+// probers runs one prober per member in ms, each calling call every 5 ms until stop
+// is closed; it returns each member's probes.
+func probers(ms []*member, call func(m *member) error, stop <-chan struct{}, start time.Time) [][]probe {
+	out := make([][]probe, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				t0 := time.Now()
+				err := call(m)
+				out[i] = append(out[i], probe{at: t0.Sub(start), took: time.Since(t0), err: err})
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// events collects a member's Shared* events.
+type events struct {
+	mu  sync.Mutex
+	evs []supervisor.Event
+}
+
+func collect(t *testing.T, m *member) *events {
+	ch, cancel := m.e.Subscribe(256)
+	t.Cleanup(cancel)
+	ev := &events{}
+	go func() {
+		for e := range ch {
+			ev.mu.Lock()
+			ev.evs = append(ev.evs, e)
+			ev.mu.Unlock()
+		}
+	}()
+	return ev
+}
+
+// first returns the first event of kind for name, and whether there is one.
+func (ev *events) first(kind supervisor.EventKind, name string) (supervisor.Event, bool) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, e := range ev.evs {
+		if e.Kind == kind && e.Name == name {
+			return e, true
+		}
+	}
+	return supervisor.Event{}, false
+}
+
+// TestGracefulOwnerLeaveFailsNoDecisionAndKeepsTheBreakerOpen: the member owning an
+// open shared breaker and a shared limiter leaves gracefully while two others decide
+// every 5 ms. No decision fails or waits (0 failed decisions), no name degrades, the new
+// owner activation answers within 100 ms of the leave, and its view is open: open wins
+// (specs/cluster.md §4.9 rows 6 and 7).
+func TestGracefulOwnerLeaveFailsNoDecisionAndKeepsTheBreakerOpen(t *testing.T) {
+	f := startFleet(t, 3)
+	bname := f.nameOwnedBy(t, breakerKind, "leave-ledger", 2)
+	lname := f.nameOwnedBy(t, limiterKind, "leave-api", 2)
+	bp := policy.CircuitBreaker(5, 30*time.Second).Named(bname).AsShared()
+	lp := policy.RateLimit(2000).Named(lname).WithBurst(200).AsShared()
+	for _, m := range f.members {
+		_ = supervisor.Run(context.Background(), m.e, bp, func(context.Context) error { return nil })
+		_ = supervisor.Run(context.Background(), m.e, lp, func(context.Context) error { return nil })
+	}
+	for range 5 {
+		_ = supervisor.Run(context.Background(), f.members[0].e, bp, func(context.Context) error { return errors.New("down") })
+	}
+	waitAll(t, f, bname, messages.Open, time.Second)
+	survivors := f.members[:2]
+	evs := []*events{collect(t, survivors[0]), collect(t, survivors[1])}
+	stop := make(chan struct{})
+	start := time.Now()
+	var probes [][]probe
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		probes = probers(survivors, func(m *member) error {
+			err := supervisor.Run(context.Background(), m.e, bp, func(context.Context) error { return nil })
+			if !errors.Is(err, policy.ErrCircuitOpen) {
+				return fmt.Errorf("breaker: %v", err)
+			}
+			err = supervisor.Run(context.Background(), m.e, lp, func(context.Context) error { return nil })
+			if err != nil && !errors.Is(err, policy.ErrRateLimited) {
+				return fmt.Errorf("limiter: %v", err)
+			}
+			return nil
+		}, stop, start)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	leaving := f.members[2]
+	leaveAt := time.Since(start)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := leaving.e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closeStart := time.Now()
+	if err := leaving.s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the leaving member's Close took %v", time.Since(closeStart))
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	failed, n := 0, 0
+	var slowest time.Duration
+	for _, ps := range probes {
+		for _, p := range ps {
+			n++
+			slowest = max(slowest, p.took)
+			if p.err != nil || p.took > 50*time.Millisecond {
+				failed++
+				t.Errorf("decision at %v failed: took %v, %v", p.at, p.took, p.err)
+			}
+		}
+	}
+	t.Logf("%d decisions, %d failed (bound 0), slowest %v", n, failed, slowest)
+	for i, ev := range evs {
+		if e, ok := ev.first(supervisor.SharedDegraded, bname); ok {
+			t.Errorf("survivor %d degraded the breaker: %v", i, e)
+		}
+		moved, ok := ev.first(supervisor.OwnerMoved, bname)
+		if !ok {
+			t.Errorf("survivor %d: no OwnerMoved for the breaker", i)
+			continue
+		}
+		after := moved.At.Sub(start) - leaveAt
+		t.Logf("survivor %d: new breaker owner answered %v after the leave began (bound 100ms; the leave itself sleeps 2 s)", i, after)
+		if s := survivors[i].e.Metrics().Breakers[bname].State; s != messages.Open {
+			t.Errorf("survivor %d: breaker %v after the move, want open", i, s)
+		}
+	}
+	f.members[2] = nil // closed
+	_ = leaving
+}
+
+// crash stops member i's remote and actor system without leaving: what a killed
+// process looks like until the provider notices. The member is dropped from the fleet.
+func (f *fleet) crash(t *testing.T, i int) string {
+	t.Helper()
+	m := f.members[i]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = m.e.Shutdown(ctx)
+	c := m.s.Cluster()
+	id := c.ActorSystem.ID
+	c.Remote.Shutdown(false)
+	c.ActorSystem.Shutdown()
+	f.members[i] = nil
+	return id
+}
+
+// TestCrashedOwnerNeverBlocksADecisionAndSharingResumesAfterDetection: the member
+// owning a shared limiter and a shared breaker crashes; the provider notices 1.5 s later
+// (the test provider never does by itself: the test deregisters it). No decision on the
+// survivors waits more than OwnerTimeout + 50 ms, the names degrade to their local
+// shares, and sharing resumes within detection + 500 ms (specs/cluster.md §4.9 row 8).
+func TestCrashedOwnerNeverBlocksADecisionAndSharingResumesAfterDetection(t *testing.T) {
+	f := startFleet(t, 3)
+	lname := f.nameOwnedBy(t, limiterKind, "crash-api", 2)
+	bname := f.nameOwnedBy(t, breakerKind, "crash-ledger", 2)
+	lp := policy.RateLimit(1000).Named(lname).WithBurst(100).AsShared()
+	bp := policy.CircuitBreaker(5, 30*time.Second).Named(bname).AsShared()
+	survivors := f.members[:2]
+	for _, m := range survivors {
+		_ = supervisor.Run(context.Background(), m.e, lp, func(context.Context) error { return nil })
+		_ = supervisor.Run(context.Background(), m.e, bp, func(context.Context) error { return nil })
+	}
+	evs := []*events{collect(t, survivors[0]), collect(t, survivors[1])}
+	stop := make(chan struct{})
+	start := time.Now()
+	var probes [][]probe
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		probes = probers(survivors, func(m *member) error {
+			err := supervisor.Run(context.Background(), m.e, lp, func(context.Context) error { return nil })
+			if err != nil && !errors.Is(err, policy.ErrRateLimited) {
+				return err
+			}
+			return supervisor.Run(context.Background(), m.e, bp, func(context.Context) error { return nil })
+		}, stop, start)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	crashAt := time.Since(start)
+	id := f.crash(t, 2)
+	time.Sleep(1500 * time.Millisecond)
+	detectAt := time.Since(start)
+	f.agent.DeregisterService(id)
+	time.Sleep(1000 * time.Millisecond)
+	close(stop)
+	<-done
+	bound := survivors[0].s.ownerTimeout() + 50*time.Millisecond
+	var slowest time.Duration
+	n := 0
+	for _, ps := range probes {
+		for _, p := range ps {
+			n++
+			slowest = max(slowest, p.took)
+			if p.took > bound {
+				t.Errorf("a decision at %v took %v > OwnerTimeout + 50ms = %v", p.at, p.took, bound)
+			}
+			if p.err != nil {
+				t.Errorf("a decision at %v failed: %v", p.at, p.err)
+			}
+		}
+	}
+	t.Logf("%d decisions, slowest %v (bound %v)", n, slowest, bound)
+	for i, ev := range evs {
+		for _, name := range []string{lname, bname} {
+			deg, ok := ev.first(supervisor.SharedDegraded, name)
+			if !ok {
+				if name == lname {
+					t.Errorf("survivor %d: %s never degraded", i, name)
+				}
+				continue
+			}
+			res, ok := ev.first(supervisor.SharedRestored, name)
+			if !ok {
+				t.Errorf("survivor %d: %s never restored", i, name)
+				continue
+			}
+			t.Logf("survivor %d %s: degraded %v after the crash, shared again %v after detection (bound 500ms)",
+				i, name, deg.At.Sub(start)-crashAt, res.At.Sub(start)-detectAt)
+			if after := res.At.Sub(start) - detectAt; after > 500*time.Millisecond {
+				t.Errorf("survivor %d: %s shared again %v after detection > 500ms", i, name, after)
+			}
+		}
+	}
+}

@@ -35,6 +35,7 @@ type limiterState struct {
 	deadline   time.Time // when the held lease ends (zero: none)
 	nextAsk    time.Time // not before: the owner's retry-after
 	activation string
+	last       *pb.LeaseRequest // the latest request sent
 	lastHeld   int64
 	lastTaken  uint64
 	timerGen   uint64
@@ -84,6 +85,13 @@ func (r *limiterReplica) Receive(c actor.Context) {
 			r.arm(c, r.tick(c))
 		}
 		return
+	case *topologyChanged:
+		// The owner may have moved: a request in flight may be lost; send it again
+		// (same seq: an owner that has it answers once).
+		if st.inflight && !st.degraded.Load() {
+			st.resend()
+		}
+		return
 	case *messages.Acquire:
 		// The pool is empty: ask now rather than at the next tick.
 		if now := time.Now(); !st.degraded.Load() && !st.inflight && !now.Before(st.nextAsk) {
@@ -121,11 +129,19 @@ func (st *limiterState) ask(now time.Time) {
 	if st.waiting.IsZero() {
 		st.waiting = now
 	}
-	st.n.send(&st.status, &pb.LeaseRequest{
+	st.last = &pb.LeaseRequest{
 		Name: st.name, Node: st.n.id, Seq: st.seq, Want: max(size-held, 0), Held: held,
 		Rate: st.p.RequestsPerSecond, Burst: int64(st.p.EffectiveBurst()),
 		TtlMs: o.leaseTTL.Milliseconds(), HoldMs: o.holdMax.Milliseconds(), MinGrant: max(1, size/4),
-	})
+	}
+	st.n.send(&st.status, st.last)
+}
+
+// resend sends the request in flight again, unchanged.
+func (st *limiterState) resend() {
+	if st.last != nil {
+		st.n.send(&st.status, st.last)
+	}
 }
 
 // grant takes an owner's answer: its tokens join the pool (through the frozen bucket)

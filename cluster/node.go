@@ -82,6 +82,20 @@ func (n *node) deliver(kind, name string, msg proto.Message) {
 	}
 }
 
+// topologyChanged tells every replica that the members changed: owners may have moved,
+// so each re-registers with what it knows (its view, the tokens it holds).
+func (n *node) topologyChanged() {
+	n.replicas.Range(func(_, v any) bool {
+		if post := v.(*status).post.Load(); post != nil {
+			(*post)(&topologyChanged{})
+		}
+		return true
+	})
+}
+
+// topologyChanged is posted to replicas when the members changed.
+type topologyChanged struct{}
+
 // send counts and sends a request to the owner of s's name.
 func (n *node) send(s *status, msg proto.Message) {
 	s.requests.Add(1)

@@ -26,6 +26,8 @@ const maxQueued = 16
 // but still listed owner).
 type bridge struct {
 	c       *pcluster.Cluster
+	get     func(name, kind string) *actor.PID // the lookup: cluster.Get, blocking
+	cache   pidCache
 	root    *actor.RootContext
 	pid     *actor.PID
 	n       atomic.Pointer[node]
@@ -52,20 +54,34 @@ type resolved struct {
 	gen        uint64
 }
 
+// pidCache is what the bridge uses of protoactor's PidCache.
+type pidCache interface {
+	Get(identity, kind string) (*actor.PID, bool)
+	Set(identity, kind string, pid *actor.PID)
+	RemoveByValue(identity, kind string, pid *actor.PID)
+}
+
 func newBridge(c *pcluster.Cluster) *bridge {
-	b := &bridge{c: c, root: c.ActorSystem.Root}
-	b.nodes.Store(int64(max(c.MemberList.Length(), 1)))
+	b := startBridge(c.ActorSystem, c.Get, c.PidCache, c.MemberList.Length())
+	b.c = c
+	b.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*pcluster.ClusterTopology); ok {
+			b.root.Send(b.pid, t)
+		}
+	})
+	return b
+}
+
+// startBridge spawns a bridge on sys that looks owners up with get.
+func startBridge(sys *actor.ActorSystem, get func(name, kind string) *actor.PID, cache pidCache, members int) *bridge {
+	b := &bridge{get: get, cache: cache, root: sys.Root}
+	b.nodes.Store(int64(max(members, 1)))
 	a := &bridgeActor{b: b, pids: map[string]*actor.PID{}, queued: map[string][]proto.Message{}, inflight: map[string]uint64{}}
 	pid, err := b.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), "bulwark-cluster")
 	if err != nil {
 		pid = b.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }))
 	}
 	b.pid = pid
-	b.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
-		if t, ok := evt.(*pcluster.ClusterTopology); ok {
-			b.root.Send(b.pid, t)
-		}
-	})
 	return b
 }
 
@@ -81,7 +97,9 @@ func (b *bridge) members() int { return int(b.nodes.Load()) }
 
 // stop stops the bridge actor and its topology subscription.
 func (b *bridge) stop() {
-	b.c.ActorSystem.EventStream.Unsubscribe(b.sub)
+	if b.sub != nil {
+		b.c.ActorSystem.EventStream.Unsubscribe(b.sub)
+	}
 	_ = b.root.StopFuture(b.pid).Wait()
 }
 
@@ -103,7 +121,7 @@ func (a *bridgeActor) Receive(c actor.Context) {
 			c.Request(pid, m.msg)
 			return
 		}
-		if pid, ok := a.b.c.PidCache.Get(m.name, m.kind); ok && pid != nil {
+		if pid, ok := a.b.cache.Get(m.name, m.kind); ok && pid != nil {
 			a.pids[k] = pid
 			c.Request(pid, m.msg)
 			return
@@ -124,7 +142,7 @@ func (a *bridgeActor) Receive(c actor.Context) {
 			return // no owner yet: the replicas ask again
 		}
 		a.pids[k] = m.pid
-		a.b.c.PidCache.Set(m.name, m.kind, m.pid)
+		a.b.cache.Set(m.name, m.kind, m.pid)
 		for _, msg := range a.queued[k] {
 			c.Request(m.pid, msg)
 		}
@@ -132,7 +150,7 @@ func (a *bridgeActor) Receive(c actor.Context) {
 	case *invalidation:
 		k := key(m.kind, m.name)
 		if pid := a.pids[k]; pid != nil {
-			a.b.c.PidCache.RemoveByValue(m.name, m.kind, pid)
+			a.b.cache.RemoveByValue(m.name, m.kind, pid)
 		}
 		delete(a.pids, k)
 		delete(a.inflight, k)
@@ -174,11 +192,11 @@ func (a *bridgeActor) lookup(c actor.Context, kind, name string) {
 	}
 	gen := a.gen
 	a.inflight[k] = gen
-	self, root, cl := c.Self(), a.b.root, a.b.c
+	self, root, get := c.Self(), a.b.root, a.b.get
 	a.b.lookups.Add(1)
 	go func() {
 		defer a.b.lookups.Done()
-		pid := cl.Get(name, kind) // may block 5 s on a dead owner: abandoned meanwhile
+		pid := get(name, kind) // may block 5 s on a dead owner: abandoned meanwhile
 		root.Send(self, &resolved{kind: kind, name: name, pid: pid, gen: gen})
 	}()
 }

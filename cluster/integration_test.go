@@ -1,4 +1,4 @@
-//go:build clustertest
+//go:build clustertest || etcd
 
 // Multi-member tests: three members on 127.0.0.1 in this process (protoactor's test
 // provider and disthash). protoactor's remote and gossip code races under -race on the

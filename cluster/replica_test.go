@@ -12,12 +12,7 @@ import (
 	"github.com/bulwark-go/bulwark/supervisor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 func ok(context.Context) error { return nil }
 

@@ -138,6 +138,7 @@ func (l *LimiterLink) Localize(now time.Time, p policy.RateLimitPolicy, frozen b
 	b := l.own.bucket
 	b.Freeze(now, frozen, 0)
 	b.Reconfigure(p, now, 0)
+	b.tokens = 0 // leases only (what time earned up to now went with the old mode)
 	if !frozen {
 		b.tokens = b.burst
 	}

@@ -302,3 +302,47 @@ func TestSharedLimiterLeasesKeepTheFleetWithinBurst(t *testing.T) {
 		t.Fatalf("the fleet admitted only %d", admitted)
 	}
 }
+
+// TestHalfOpenProbeGrantedByTheOwnerClosesEveryNode: the owner's timer moves the fleet's
+// breaker to half-open and pushes it; a call on another node asks the owner for a probe
+// permit, and its success closes the breaker on every node.
+func TestHalfOpenProbeGrantedByTheOwnerClosesEveryNode(t *testing.T) {
+	_, ms := memFleet(t, 2)
+	bp := policy.CircuitBreaker(2, 100*time.Millisecond).Named("ledger").AsShared()
+	for _, m := range ms {
+		_ = supervisor.Run(context.Background(), m.e, bp, ok)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for range 2 {
+		_ = supervisor.Run(context.Background(), ms[0].e, bp, failing)
+	}
+	eventually(t, time.Second, "open on node 1", func() bool { return ms[1].e.Metrics().Breakers["ledger"].State == messages.Open })
+	eventually(t, 2*time.Second, "half-open on node 1 by the owner's timer", func() bool {
+		return ms[1].e.Metrics().Breakers["ledger"].State == messages.HalfOpen
+	})
+	if err := supervisor.Run(context.Background(), ms[1].e, bp, ok); err != nil {
+		t.Fatalf("the probe: %v", err)
+	}
+	for i, m := range ms {
+		eventually(t, time.Second, "closed after the probe", func() bool { return m.e.Metrics().Breakers["ledger"].State == messages.Closed })
+		if err := supervisor.Run(context.Background(), m.e, bp, ok); err != nil {
+			t.Fatalf("node %d after closing: %v", i, err)
+		}
+	}
+}
+
+// TestSharedLimiterWaitModeQueuesCallersLocally: in wait mode a shared limiter's
+// callers queue in their node's replica and are served as leases arrive.
+func TestSharedLimiterWaitModeQueuesCallersLocally(t *testing.T) {
+	_, ms := memFleet(t, 1)
+	lp := policy.RateLimit(100).Named("api").WithBurst(1).WithMaxWait(time.Second).AsShared()
+	start := time.Now()
+	for i := range 20 {
+		if err := supervisor.Run(context.Background(), ms[0].e, lp, ok); err != nil {
+			t.Fatalf("call %d: %v, want it to wait for a lease", i, err)
+		}
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("20 calls at 100/s with burst 1 took %v: the limit did not hold", d)
+	}
+}

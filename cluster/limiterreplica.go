@@ -184,7 +184,7 @@ func (r *limiterReplica) grant(c actor.Context, g *pb.LeaseGrant) {
 }
 
 // tick is the replica's timer. It ends an expired lease, asks for a lease when the pool
-// is low (or the lease is three quarters through), degrades the name when a request
+// is down to half a lease (or the lease is three quarters through), degrades the name when a request
 // stayed unanswered for OwnerTimeout, and, degraded, asks again every OwnerTimeout. It
 // returns the delay to the next tick.
 func (r *limiterReplica) tick(c actor.Context) time.Duration {
@@ -215,7 +215,10 @@ func (r *limiterReplica) tick(c actor.Context) time.Duration {
 	st.lastTaken, st.lastHeld = taken, held
 	size := st.size()
 	renew := !st.deadline.IsZero() && now.After(st.deadline.Add(-o.leaseTTL/4))
-	if !st.inflight && !now.Before(st.nextAsk) && (held <= size/4 || renew) {
+	// Low water at half a lease: a top-up arrives before the pool runs dry even when
+	// this timer runs late on a busy machine; the owner counts what the node holds, so
+	// asking early costs no accuracy.
+	if !st.inflight && !now.Before(st.nextAsk) && (held <= size/2 || renew) {
 		st.ask(now)
 		active = true
 	}

@@ -144,7 +144,9 @@ func TestOwnerSilenceDegradesToTheLocalShareAndTheFirstAnswerRestores(t *testing
 				// Calls go on meanwhile and never wait on the silent owner.
 				t0 := time.Now()
 				_ = supervisor.Run(context.Background(), m.e, policy.Combine(bp, lp), ok)
-				if d := time.Since(t0); d > 50*time.Millisecond {
+				// A call that waited on the silent owner would never return; a loaded
+				// machine under -race can delay any call by tens of milliseconds.
+				if d := time.Since(t0); d > time.Second {
 					t.Fatalf("node %d: a call took %v while the owner was silent", i, d)
 				}
 				if time.Since(start) > 20*time.Millisecond {

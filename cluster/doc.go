@@ -13,7 +13,9 @@
 //	// ... engine.Shutdown(ctx); shared.Close(ctx)
 //
 // A policy that is not shared stays local. A shared name on an engine without this
-// Option runs locally (the engine warns once per name). A cluster you configure yourself
+// Option runs locally (the engine warns once per name). A manual control on a name no
+// policy has used yet creates a local placeholder breaker: let the shared policy (or
+// RegisterCircuitBreaker with it) name the breaker first. A cluster you configure yourself
 // needs Kinds on every member before StartMember, then Attach.
 //
 // # Model

@@ -36,6 +36,7 @@ type member struct {
 type fleet struct {
 	agent   *test.InMemAgent
 	members []*member
+	closes  []time.Duration // how long each member's Close took
 }
 
 // startFleet starts n members in parallel (StartMember sleeps 1 s each) and an engine on
@@ -106,6 +107,7 @@ func (f *fleet) close(t *testing.T) time.Duration {
 			}
 			mu.Lock()
 			longest = max(longest, time.Since(t0))
+			f.closes = append(f.closes, time.Since(t0))
 			mu.Unlock()
 		}()
 	}
@@ -259,9 +261,18 @@ func TestCloseOfThreeMembersIsBoundedAndLeaksOnlyTheLibrarysGoroutines(t *testin
 		}
 	}
 	took := f.close(t)
-	t.Logf("Close of 3 members in parallel: %v (bound 2.5s)", took)
-	if took > 2500*time.Millisecond {
-		t.Errorf("Close took %v > 2.5s", took)
+	sort.Slice(f.closes, func(i, j int) bool { return f.closes[i] < f.closes[j] })
+	t.Logf("Close of 3 members in parallel: %v (bound 2.5s for the first; 6.5s for all)", f.closes)
+	// A graceful leave is protoactor's 2 s sleep: the first member done is within 2.5 s.
+	// protoactor's endpoint writer sleeps 2 s inside its actor after a failed connect,
+	// and Remote.Shutdown waits for it: when the parallel leaves drift apart (a starved
+	// machine), a member still gossiping reaches one already stopped and its Close takes
+	// 2 s more per such writer. Bound the longest at two of them.
+	if f.closes[0] > 2500*time.Millisecond {
+		t.Errorf("the fastest Close took %v > 2.5s", f.closes[0])
+	}
+	if took > 6500*time.Millisecond {
+		t.Errorf("Close took %v > 6.5s", took)
 	}
 }
 

@@ -27,6 +27,9 @@ type Hooks struct {
 	Saturated func(messages.Saturated)
 	// Restarted is called by the new incarnation after a panic restarted the actor.
 	Restarted func(name string)
+	// Shared is called by a cluster replica when its shared name loses its owner, finds
+	// it again, or sees it moved.
+	Shared func(messages.SharedChanged)
 }
 
 func (h *Hooks) logger() *zap.Logger {

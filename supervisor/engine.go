@@ -93,6 +93,7 @@ func New(opts ...Option) (*Engine, error) {
 	env.Registry = registry.New(registry.Options{
 		IdleTimeout: cfg.idleTimeout,
 		Workers:     cfg.workers,
+		Backend:     cfg.backend,
 		Log:         cfg.logger,
 		Warn:        env.Warn,
 		Hooks:       telemetry.Hooks(cfg.logger, &env.Counters, e.events),

@@ -109,7 +109,11 @@ func (e *Engine) Metrics() Metrics {
 // The collector is safe for concurrent use and may be called after Shutdown.
 func (e *Engine) Collector() prometheus.Collector {
 	r := e.env.Registry
-	return telemetry.NewCollector(&e.env.Counters, e.env.Hist, r.Families(), r.Supervisor)
+	c := telemetry.NewCollector(&e.env.Counters, e.env.Hist, r.Families(), r.Supervisor)
+	if extra, ok := r.Backend().(prometheus.Collector); ok {
+		return backendCollector{c, extra}
+	}
+	return c
 }
 
 // EventKind says what an Event reports.
@@ -126,6 +130,13 @@ const (
 	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
 	// have opened on (Reason, with the window's counts); once per crossing.
 	BreakerThresholdExceeded = telemetry.BreakerThresholdExceeded
+	// SharedDegraded: a shared breaker or limiter (cluster mode) lost its owner and
+	// runs on its fallback; Family is "breaker" or "limiter", Reason why.
+	SharedDegraded = telemetry.SharedDegraded
+	// SharedRestored: a degraded shared name's owner answered again.
+	SharedRestored = telemetry.SharedRestored
+	// OwnerMoved: a shared name's owner is another activation than before.
+	OwnerMoved = telemetry.OwnerMoved
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each

@@ -111,3 +111,6 @@ func (r *Registry) Supervisor() (depth int64, restarts uint64) {
 // Children returns how many child actors the supervisor keeps track of; only for tests,
 // while the supervisor is idle.
 func (r *Registry) Children() int { return len(r.children) }
+
+// Backend returns the backend the registry builds its named actors with.
+func (r *Registry) Backend() Backend { return r.cfg.Backend }

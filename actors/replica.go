@@ -1,9 +1,10 @@
 package actors
 
 import (
-	"github.com/asynkron/protoactor-go/actor"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 )
@@ -99,7 +100,7 @@ func NewSharedLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, 
 	own := &limiterOwner{owner: owner{hooks: hooks}, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}}
 	own.bucket.tokens = 0
 	own.bucket.frozen = true
-	l := &LimiterLink{link: newLink(name), origin: p, own: own, born: now}
+	l := &LimiterLink{link: newLink(name), pool: stripe.NewTokens(), origin: p, own: own, born: now}
 	l.lastUsed.Store(now.UnixNano())
 	l.publish()
 	return l
@@ -113,7 +114,7 @@ func (l *LimiterLink) Deposit(n int64) { l.own.bucket.Deposit(float64(n)) }
 // whole tokens — and returns how many: the lease they came from ended.
 func (l *LimiterLink) Withdraw() int64 {
 	l.poolSeq.Add(1)
-	n := max(l.pool.Swap(0), 0)
+	n := max(l.pool.Drain(), 0)
 	l.released.Add(-uint64(n))
 	l.poolSeq.Add(1)
 	l.own.bucket.poolSeen = 0
@@ -126,7 +127,7 @@ func (l *LimiterLink) Withdraw() int64 {
 // Held returns the tokens the limiter may still hand out: the pool's and the bucket's
 // whole tokens.
 func (l *LimiterLink) Held() int64 {
-	return max(l.pool.Load(), 0) + int64(l.own.bucket.tokens)
+	return max(l.pool.Sum(), 0) + int64(l.own.bucket.tokens)
 }
 
 // Localize makes the limiter run on its own with configuration p from now on (a

@@ -68,6 +68,10 @@ var successCases = []struct {
 	{CaseRetryBreakerRateLimitTmo, func() policy.Policy {
 		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), benchLimiter(), policy.Timeout(TimeoutLimit))
 	}},
+	{CaseTimeoutCoop, func() policy.Policy { return policy.Timeout(TimeoutLimit).AsCooperative() }},
+	{CaseRetryBreakerTimeoutCoop, func() policy.Policy {
+		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), policy.Timeout(TimeoutLimit).AsCooperative())
+	}},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {

@@ -84,6 +84,12 @@ const (
 	CaseRetryBreakerTimeout      = "retry+breaker+timeout"
 	CaseRetryBreakerRateLimit    = "retry+breaker+ratelimit"
 	CaseRetryBreakerRateLimitTmo = "retry+breaker+ratelimit+timeout"
+	// CaseTimeoutCoop is CaseTimeout with a cooperative timeout: the function runs on
+	// the caller's goroutine. Its peer row is failsafe-go's timeout, measured again
+	// under this name so the two pair.
+	CaseTimeoutCoop = "timeout-coop"
+	// CaseRetryBreakerTimeoutCoop is CaseRetryBreakerTimeout with a cooperative timeout.
+	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
 	CaseBreakerOpen              = "breaker_open"
 	CaseRateLimited              = "ratelimit_rejected"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine

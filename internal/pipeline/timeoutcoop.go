@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,8 +39,9 @@ type coopCtx struct {
 	// is not recycled.
 	asked atomic.Bool
 	// stopWatch stops the context.AfterFunc that ends c with its parent; set by the
-	// first Done when the parent has a Done channel.
-	stopWatch atomic.Pointer[func() bool]
+	// first Done when the parent has a Done channel. Guarded by watchMu.
+	watchMu   sync.Mutex
+	stopWatch func() bool
 }
 
 var _ context.Context = (*coopCtx)(nil)
@@ -49,8 +51,9 @@ var _ context.Context = (*coopCtx)(nil)
 func (c *coopCtx) Done() <-chan struct{} {
 	ch := c.timeoutCtx.Done()
 	if !c.asked.Load() && c.asked.CompareAndSwap(false, true) && c.state.Load() == live && c.parent.Done() != nil {
-		stop := context.AfterFunc(c.parent, func() { c.end(endParent) })
-		c.stopWatch.Store(&stop)
+		c.watchMu.Lock()
+		c.stopWatch = context.AfterFunc(c.parent, func() { c.end(endParent) })
+		c.watchMu.Unlock()
 	}
 	return ch
 }
@@ -83,15 +86,20 @@ func (env *Env) closeCoop(c *coopCtx) int32 {
 	env.wheel.remove(c)
 	how := c.state.Load()
 	c.end(endCanceled)
-	if stop := c.stopWatch.Load(); stop != nil {
-		(*stop)()
+	if !c.asked.Load() {
+		if c.parent == context.Background() || c.parent == context.TODO() {
+			c.parent, c.home = nil, nil
+			c.done.Store(nil)
+			c.state.Store(live)
+			env.coops.Put(c)
+		}
+		return how
 	}
-	if !c.asked.Load() && (c.parent == context.Background() || c.parent == context.TODO()) {
-		c.parent, c.home = nil, nil
-		c.done.Store(nil)
-		c.state.Store(live)
-		env.coops.Put(c)
+	c.watchMu.Lock()
+	if c.stopWatch != nil {
+		c.stopWatch()
 	}
+	c.watchMu.Unlock()
 	return how
 }
 

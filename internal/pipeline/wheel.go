@@ -14,7 +14,7 @@ import (
 // boundary at or after d).
 const (
 	// wheelTick is the wheel's resolution.
-	wheelTick = time.Millisecond
+	wheelTick = CooperativeResolution
 	// wheelSize is the number of buckets: a deadline is filed under its tick modulo
 	// wheelSize, and one further away than wheelSize ticks is passed over (and checked)
 	// once per turn.
@@ -26,6 +26,11 @@ const (
 	// registered before it parks until the next registration.
 	wheelIdleTicks = 64
 )
+
+// CooperativeResolution is the resolution of the shared deadline timer: a cooperative
+// timeout's context ends at the first multiple of it (counted from the moment the
+// engine's timer started) at or after its deadline.
+const CooperativeResolution = time.Millisecond
 
 // wheel is the engine's shared deadline timer. Its goroutine starts with the first
 // registration and ends at Shutdown (stop); while nothing is registered for

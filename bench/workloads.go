@@ -90,8 +90,8 @@ const (
 	CaseTimeoutCoop = "timeout-coop"
 	// CaseRetryBreakerTimeoutCoop is CaseRetryBreakerTimeout with a cooperative timeout.
 	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
-	CaseBreakerOpen              = "breaker_open"
-	CaseRateLimited              = "ratelimit_rejected"
+	CaseBreakerOpen             = "breaker_open"
+	CaseRateLimited             = "ratelimit_rejected"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine
 	// that waits on a reply channel.
 	CaseMessage = "message"

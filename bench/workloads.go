@@ -84,20 +84,24 @@ const (
 	CaseRetryBreakerTimeout      = "retry+breaker+timeout"
 	CaseRetryBreakerRateLimit    = "retry+breaker+ratelimit"
 	CaseRetryBreakerRateLimitTmo = "retry+breaker+ratelimit+timeout"
-	// CaseTimeoutCoop is CaseTimeout with a cooperative timeout: the function runs on
-	// the caller's goroutine. Its peer row is failsafe-go's timeout, measured again
-	// under this name so the two pair.
-	CaseTimeoutCoop = "timeout-coop"
-	// CaseRetryBreakerTimeoutCoop is CaseRetryBreakerTimeout with a cooperative timeout.
-	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
-	CaseBreakerOpen             = "breaker_open"
-	CaseRateLimited             = "ratelimit_rejected"
+	CaseBreakerOpen              = "breaker_open"
+	CaseRateLimited              = "ratelimit_rejected"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine
 	// that waits on a reply channel.
 	CaseMessage = "message"
 	// CaseMessageActor is one round trip from an actor client: request with c.Request,
 	// answer in the client's mailbox.
 	CaseMessageActor = "message_actor"
+)
+
+// The cooperative-timeout cases of issue 13: CaseTimeout and CaseRetryBreakerTimeout with
+// policy.Timeout(TimeoutLimit).AsCooperative(), the function on the caller's goroutine.
+// Their peer rows are failsafe-go's timeout cases, measured again under these names so
+// that each pairs with them; compare the pessimistic cases with the goroutine-timeout
+// yardstick of bench/peers.
+const (
+	CaseTimeoutCoop             = "timeout-coop"
+	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
 )
 
 // The windowed-breaker cases of issue 12 (bench/breaker_test.go): the closed path of a

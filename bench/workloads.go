@@ -50,6 +50,8 @@ const (
 	IdleActors = 10_000
 	// BulkSize is how many functions one bulk operation runs.
 	BulkSize = 100
+	// BlockTime is how long each function of the blocking bulk benchmark blocks.
+	BlockTime = time.Millisecond
 )
 
 // The windowed breakers of issue 12 (bench/breaker_test.go and its peers): a rate-mode

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bulwark-go/bulwark/policy"
 )
@@ -30,94 +31,102 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 		}
 		return vals, errs
 	}
-	limit := min(n, int64(4*runtime.GOMAXPROCS(0))) - 1
-	b := &batch[T]{
-		ctx: ctx, env: env, p: p, fns: fns, vals: vals, errs: errs, n: n, limit: limit,
-		// Each worker claims a few functions at a time, so the shared index is touched
-		// once per chunk, not once per function.
-		chunk: min(max(n/(4*(limit+1)), 1), 16),
+	b := &batch[T]{ctx: ctx, env: env, p: p, fns: fns, vals: vals, errs: errs, n: n, limit: min(n, BatchLimit()) - 1}
+	if b.limit > 0 {
+		// Helpers join only a batch that lasts: a batch of quick functions is done by
+		// the caller alone before the timer fires, and pays for no goroutine.
+		b.wg.Add(1)
+		b.patience = time.AfterFunc(BatchPatience, b.helper)
 	}
 	defer func() {
 		// Also reached when a function called runtime.Goexit on this goroutine: a helper
 		// runs the rest of the batch (see work), and the batch still leaves the gate once,
 		// when all of it is done.
+		if b.patience != nil && b.patience.Stop() {
+			b.wg.Done() // the first helper never started
+		}
 		b.wg.Wait()
 		env.leaveBatch(b.total)
 	}()
-	b.work(0, 0)
+	b.work()
 	return vals, errs
 }
 
+// BatchPatience is how long a batch runs on the calling goroutine alone before helper
+// goroutines join it.
+const BatchPatience = 20 * time.Microsecond
+
+// BatchLimit is how many goroutines, the caller's included, run one batch's functions
+// at most: 4 × GOMAXPROCS, and at least 128 so that functions that block overlap.
+func BatchLimit() int64 { return max(128, int64(4*runtime.GOMAXPROCS(0))) }
+
 // batch is one ExecuteAll in progress.
 type batch[T any] struct {
-	ctx     context.Context
-	env     *Env
-	p       policy.Policy
-	fns     []func(context.Context) (T, error)
-	vals    []T
-	errs    []error
-	n       int64
-	limit   int64 // helper goroutines at most
-	chunk   int64
-	next    atomic.Int64 // the next function to claim
-	helpers atomic.Int64
-	wg      sync.WaitGroup
-	mu      sync.Mutex // guards total
-	total   tally
+	ctx      context.Context
+	env      *Env
+	p        policy.Policy
+	fns      []func(context.Context) (T, error)
+	vals     []T
+	errs     []error
+	n        int64
+	limit    int64        // helper goroutines at most
+	patience *time.Timer  // starts the first helper after BatchPatience
+	next     atomic.Int64 // the next function to claim
+	wg       sync.WaitGroup
+	mu       sync.Mutex // guards total
+	total    tally
 }
 
-// recruit starts one more helper, up to the limit, while work remains. Each helper
-// recruits the next as it starts, so helpers multiply only while the batch lasts long
-// enough for them to be scheduled: a batch of quick functions is done by the caller
-// alone before the first helper runs, and pays for one goroutine start.
-func (b *batch[T]) recruit() {
-	if b.next.Load() < b.n && b.helpers.Add(1) <= b.limit {
-		b.wg.Go(func() { b.work(0, 0) })
+// helper is the first helper goroutine, started by the patience timer; b.wg counts it
+// already. A batch still running then has functions that take a while or block: it
+// starts one more helper for every function not yet claimed, up to the limit, so that
+// they all overlap.
+func (b *batch[T]) helper() {
+	defer b.wg.Done()
+	for k := min(b.n-b.next.Load(), b.limit) - 1; k > 0; k-- {
+		b.wg.Go(b.work)
 	}
+	b.work()
 }
 
-// work runs the functions from i to end, then claims more until none are left, and
-// adds its tally to the total. Once Shutdown has stopped waiting, functions not yet
-// started are refused with ErrShutdown. When a function calls runtime.Goexit, its
-// entry gets ErrPanic and a new goroutine takes over the rest of the chunk.
-func (b *batch[T]) work(i, end int64) {
-	b.recruit()
+// work claims functions one at a time until none are left, runs them, and adds its
+// tally to the total. Once Shutdown has stopped waiting, functions not yet started are
+// refused with ErrShutdown. When a function calls runtime.Goexit, its entry gets
+// ErrPanic and a new goroutine takes over claiming the rest.
+func (b *batch[T]) work() {
 	var t tally
 	var c Call
+	i := int64(-1)
 	returned := false
 	defer func() {
 		if !returned { // b.fns[i] called runtime.Goexit; its call counted it
 			b.errs[i] = c.GoexitErr()
-			from, to := i+1, end
-			b.wg.Go(func() { b.work(from, to) })
+			b.wg.Go(b.work)
 		}
 		b.mu.Lock()
 		b.total.add(t)
 		b.mu.Unlock()
 	}()
 	for {
-		for ; i < end; i++ {
-			switch {
-			case b.fns[i] == nil:
-				t.refused++
-				b.errs[i] = Invalid("", "function is nil")
-				continue
-			case b.env.Stopped():
-				t.refused++
-				b.errs[i] = Shutdown("")
-				continue
-			}
-			c = Call{caller: b.ctx, tally: &t}
-			v, err := Execute(&c, b.env, b.p, b.fns[i])
-			b.vals[i] = v
-			if err != nil { // the slices start zeroed: skip the write barrier of a nil
-				b.errs[i] = err
-			}
-		}
-		if i = b.next.Add(b.chunk) - b.chunk; i >= b.n {
+		if i = b.next.Add(1) - 1; i >= b.n {
 			break
 		}
-		end = min(i+b.chunk, b.n)
+		switch {
+		case b.fns[i] == nil:
+			t.refused++
+			b.errs[i] = Invalid("", "function is nil")
+			continue
+		case b.env.Stopped():
+			t.refused++
+			b.errs[i] = Shutdown("")
+			continue
+		}
+		c = Call{caller: b.ctx, tally: &t}
+		v, err := Execute(&c, b.env, b.p, b.fns[i])
+		b.vals[i] = v
+		if err != nil { // the slices start zeroed: skip the write barrier of a nil
+			b.errs[i] = err
+		}
 	}
 	returned = true
 }

@@ -11,8 +11,8 @@ import (
 // ExecuteWithPolicy would, at most max(128, 4 × GOMAXPROCS) at a time, and returns their
 // values and errors in the order of fns. Each function is one operation, counted in
 // Metrics when ExecuteAll returns. The calling goroutine works through the batch itself,
-// one function at a time; when the batch is still running 20 µs after it began, helper
-// goroutines join it, one for each function not yet started (up to the limit), each
+// one function at a time; when the batch is still running 50 µs after it began, helper
+// goroutines join it, their number doubling while functions are left to start, each
 // claiming the next function not yet started. So a
 // batch of quick functions runs on the caller alone and costs less than calling them in
 // a loop (it passes the shutdown gate once and counts its outcomes once), and slow or

@@ -35,6 +35,8 @@ type Env struct {
 	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
 	wheel wheel     // the shared deadline timer of cooperative timeouts
 	coops sync.Pool // *coopCtx
+	// batches holds a *sync.Pool of *batch[T] per reflect.Type of T.
+	batches sync.Map
 }
 
 // NewEnv returns an Env with an open gate and zero counters.

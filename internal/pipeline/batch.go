@@ -36,21 +36,19 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 	b := getBatch[T](env)
 	b.ctx, b.env, b.p, b.fns, b.vals, b.errs, b.n = ctx, env, p, fns, vals, errs, n
 	b.limit = min(n, BatchLimit()) - 1
+	b.seen = 1 // the caller's first claim, below
 	b.compile()
 	if b.limit > 0 {
 		// Helpers join only a batch that lasts: a batch of quick functions is done by
 		// the caller alone before the timer fires, and pays for no goroutine.
 		b.wg.Add(1)
-		if b.patience == nil {
-			b.patience = time.AfterFunc(BatchPatience, b.helper)
-		} else {
-			b.patience.Reset(BatchPatience)
-		}
+		b.patience.Reset(BatchPatience)
 	}
 	defer func() {
 		// Also reached when a function called runtime.Goexit on this goroutine: a helper
 		// runs the rest of the batch (see work), and the batch still leaves the gate once,
 		// when all of it is done.
+		b.finished.Store(true)
 		if b.limit > 0 && b.patience.Stop() {
 			b.wg.Done() // the first helper never started
 		}
@@ -74,7 +72,11 @@ func getBatch[T any](env *Env) *batch[T] {
 	if b, _ := pool.(*sync.Pool).Get().(*batch[T]); b != nil {
 		return b
 	}
-	return &batch[T]{pool: pool.(*sync.Pool)}
+	b := &batch[T]{pool: pool.(*sync.Pool)}
+	// Made stopped, so that b.patience is set before its function can run.
+	b.patience = time.AfterFunc(time.Hour, b.helper)
+	b.patience.Stop()
+	return b
 }
 
 // release clears b, whose helpers have all returned, and puts it back in its pool.
@@ -84,6 +86,7 @@ func (b *batch[T]) release() {
 	b.next.Store(0)
 	b.helpers.Store(0)
 	b.spare.Store(0)
+	b.finished.Store(false)
 	b.total = tally{}
 	b.pool.Put(b)
 }
@@ -117,15 +120,28 @@ type batch[T any] struct {
 	next     atomic.Int64  // the next function to claim
 	helpers  atomic.Int64  // helper goroutines started
 	spare    atomic.Uint64 // a range handed back for helpers: from<<32 | to
+	seen     int64         // b.next at the patience timer's last look
+	finished atomic.Bool   // the caller is done with its share: helpers are pointless
 	wg       sync.WaitGroup
 	mu       sync.Mutex // guards total
 	total    tally
 }
 
-// helper is the first helper goroutine, started by the patience timer; b.wg counts it
-// already.
+// helper runs on the patience timer's goroutine, which b.wg counts already. A caller
+// that claimed more functions since the last look is working through quick ones:
+// helpers would only share its cache lines, so it looks again a patience later. A
+// caller stuck in one function (it blocks, or computes for long) gets helpers: this
+// goroutine becomes the first, and recruits the rest.
 func (b *batch[T]) helper() {
 	defer b.wg.Done()
+	if claimed := b.next.Load(); claimed >= b.n || b.finished.Load() {
+		return
+	} else if claimed != b.seen {
+		b.seen = claimed // only timer callbacks, one after the other, touch seen
+		b.wg.Add(1)
+		b.patience.Reset(BatchPatience)
+		return
+	}
 	b.helpers.Add(1)
 	b.recruit()
 	b.work(0, 0, 1)

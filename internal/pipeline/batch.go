@@ -91,8 +91,8 @@ func (b *batch[T]) release() {
 	b.pool.Put(b)
 }
 
-// BatchPatience is how long a batch runs on the calling goroutine alone before helper
-// goroutines join it.
+// BatchPatience is how often a batch still running is looked at: helper goroutines join
+// it at the first look that finds the caller stuck in one function since the last.
 const BatchPatience = 50 * time.Microsecond
 
 // BatchLimit is how many goroutines, the caller's included, run one batch's functions

@@ -173,14 +173,8 @@ func (b *batch[T]) recruit() {
 // ErrPanic and a new goroutine takes over the rest.
 func (b *batch[T]) work(i, end, chunk int64) {
 	var t tally
-	var c Call
-	returned := false
 	defer func() {
-		if !returned { // b.fns[i] called runtime.Goexit; its call counted it
-			b.errs[i] = c.GoexitErr()
-			from, to := i+1, end
-			b.wg.Go(func() { b.work(from, to, 1) })
-		}
+		// Also reached through runtime.Goexit in a function (see one).
 		b.mu.Lock()
 		b.total.add(t)
 		b.mu.Unlock()
@@ -200,12 +194,7 @@ func (b *batch[T]) work(i, end, chunk int64) {
 				b.errs[i] = Shutdown("")
 				continue
 			}
-			c = Call{caller: b.ctx, env: b.env, policy: b.p, tally: &t}
-			v, err := b.execute(&c, b.fns[i])
-			b.vals[i] = v
-			if err != nil { // the slices start zeroed: skip the write barrier of a nil
-				b.errs[i] = err
-			}
+			b.one(i, end, &t)
 		}
 		if b.helpers.Load() > 0 {
 			chunk = 1
@@ -215,6 +204,26 @@ func (b *batch[T]) work(i, end, chunk int64) {
 		if i, end = b.claim(chunk); i >= end {
 			break
 		}
+	}
+}
+
+// one runs function i as one operation counted in t. When it calls runtime.Goexit, its
+// entry gets ErrPanic and a new goroutine takes over the rest of the chunk, to end, and
+// goes on claiming.
+func (b *batch[T]) one(i, end int64, t *tally) {
+	c := Call{caller: b.ctx, env: b.env, policy: b.p, tally: t}
+	returned := false
+	defer func() {
+		if !returned { // b.fns[i] called runtime.Goexit; its call counted it
+			b.errs[i] = c.GoexitErr()
+			from, to := i+1, end
+			b.wg.Go(func() { b.work(from, to, 1) })
+		}
+	}()
+	v, err := b.execute(&c, b.fns[i])
+	b.vals[i] = v
+	if err != nil { // the slices start zeroed: skip the write barrier of a nil
+		b.errs[i] = err
 	}
 	returned = true
 }

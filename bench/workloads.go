@@ -50,6 +50,8 @@ const (
 	IdleActors = 10_000
 	// BulkSize is how many functions one bulk operation runs.
 	BulkSize = 100
+	// BlockTime is how long each function of the blocking bulk benchmark blocks.
+	BlockTime = time.Millisecond
 )
 
 // The windowed breakers of issue 12 (bench/breaker_test.go and its peers): a rate-mode
@@ -95,6 +97,16 @@ const (
 	// CaseFloor is issue 17's yardstick floor (bench/peers' BenchmarkFloor): a direct
 	// call of Work plus two uncontended atomic adds, the least an engine pays per call.
 	CaseFloor = "floor"
+)
+
+// The cooperative-timeout cases of issue 13: CaseTimeout and CaseRetryBreakerTimeout with
+// policy.Timeout(TimeoutLimit).AsCooperative(), the function on the caller's goroutine.
+// Their peer rows are failsafe-go's timeout cases, measured again under these names so
+// that each pairs with them; compare the pessimistic cases with the goroutine-timeout
+// yardstick of bench/peers.
+const (
+	CaseTimeoutCoop             = "timeout-coop"
+	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
 )
 
 // The windowed-breaker cases of issue 12 (bench/breaker_test.go): the closed path of a

@@ -39,6 +39,8 @@ func FuzzParseJSON(f *testing.F) {
 		`{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"1s","failure_rate":0.5}`,
 		`{"type":"circuit_breaker","failure_threshold":1,"recovery_timeout":"1s","classifier":"\ud800"}`,
 		`{"type":"timeout","duration":"2562047h47m16.854775807s"}`,
+		`{"type":"timeout","duration":"1s","cooperative":true}`,
+		`{"type":"timeout","duration":"1s","cooperative":"yes"}`,
 		`{"type":"combine","policies":[{"type":"retry","max_attempts":3},{"type":"combine","policies":[{"type":"timeout","duration":"1s"}]}]}`,
 		`{"type":"combine","policies":[]}`,
 		`{"type":"combine","policies":[null]}`,

@@ -17,7 +17,7 @@ func TestKindTablesAgree(t *testing.T) {
 		"circuit_breaker": CircuitBreaker(5, time.Second).Named("db"),
 		"rate_limit":      RateLimit(10).WithMaxWait(time.Second),
 		"timeout":         Timeout(time.Second),
-		"combine":         Combine(Retry(2), Timeout(time.Second)),
+		"combine":         Combine(Retry(2), Timeout(time.Second).AsCooperative()),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

@@ -99,7 +99,10 @@
 // policy.Policy interface once and reuse it: the engine caches each compiled policy by
 // the identity of the boxed value (a fresh conversion allocates, and compiles again). Do
 // not mutate the slice of a CombinedPolicy after using it. A Timeout stage costs a
-// goroutine per call; its timer and wake channel are recycled.
+// goroutine per call; its timer and wake channel are recycled. A cooperative Timeout
+// (policy.Timeout(d).AsCooperative()) costs no goroutine, timer or allocation: the
+// function runs on the caller's goroutine, and the engine's one shared timer, of 1 ms
+// resolution, ends its context at the deadline.
 //
 // # Where the code lives
 //

@@ -169,6 +169,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 			zap.Int64("running", n))
 	}
 	env.StopWaiting()
+	env.StopTimers()
 	env.Outbox.Close()
 	env.Registry.Stop(e.root)
 	e.sys.ProcessRegistry.Remove(e.entry)

@@ -8,7 +8,7 @@ import (
 )
 
 // stage is one policy of a compiled pipeline: a *retryStage, *breakerStage,
-// *limiterStage or *timeoutStage. Stages run outermost first; run dispatches on the
+// *limiterStage, *timeoutStage or *coopStage. Stages run outermost first; run dispatches on the
 // concrete type.
 type stage interface{ isStage() }
 
@@ -101,6 +101,10 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			pl.stages = append(pl.stages, compileLimiter(q))
 			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
+			if q.Cooperative {
+				pl.stages = append(pl.stages, compileCoop(q))
+				break
+			}
 			pl.stages = append(pl.stages, compileTimeout(q))
 		default:
 			pl.stages, pl.byID = nil, false

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// MaxBulkhead bounds a bulkhead's MaxConcurrent and MaxQueue: 1<<30.
-const MaxBulkhead = 1 << 30
+// MaxBulkhead bounds a bulkhead's MaxConcurrent and MaxQueue: 1<<30 - 1.
+const MaxBulkhead = 1<<30 - 1
 
 // BulkheadPolicy bounds how many calls of one named bulkhead run their function at the
 // same time. A call that finds MaxConcurrent calls running waits in the bulkhead's queue
@@ -67,9 +67,9 @@ func (p BulkheadPolicy) Validate() error {
 	const c = "bulkhead"
 	return first(
 		atLeast(c, "MaxConcurrent", p.MaxConcurrent, 1),
-		atMost(c, "MaxConcurrent", p.MaxConcurrent, MaxBulkhead, "MaxBulkhead", "a bulkhead counts its permits in 31 bits"),
+		atMost(c, "MaxConcurrent", p.MaxConcurrent, MaxBulkhead, "MaxBulkhead", "a bulkhead counts its permits in 30 bits"),
 		atLeast(c, "MaxQueue", p.MaxQueue, 0),
-		atMost(c, "MaxQueue", p.MaxQueue, MaxBulkhead, "MaxBulkhead", "a bulkhead counts its waiters in 31 bits"),
+		atMost(c, "MaxQueue", p.MaxQueue, MaxBulkhead, "MaxBulkhead", "a bulkhead counts its waiters in 30 bits"),
 		notNegative(c, "MaxWait", p.MaxWait),
 		queueOnly(p.MaxQueue, p.MaxWait != 0, "MaxWait", p.MaxWait),
 		queueOnly(p.MaxQueue, p.LIFO, "LIFO", p.LIFO),

@@ -59,7 +59,7 @@ func TestBulkheadInvalidValuesNameTheField(t *testing.T) {
 	}{
 		{"zero", policy.BulkheadPolicy{}, "bulkhead: MaxConcurrent must be ≥ 1, got 0"},
 		{"negative", policy.Bulkhead(-3), "bulkhead: MaxConcurrent must be ≥ 1, got -3"},
-		{"huge", policy.Bulkhead(policy.MaxBulkhead + 1), "bulkhead: MaxConcurrent must be ≤ MaxBulkhead (1073741824), got 1073741825"},
+		{"huge", policy.Bulkhead(policy.MaxBulkhead + 1), "bulkhead: MaxConcurrent must be ≤ MaxBulkhead (1073741823), got 1073741824"},
 		{"negative queue", policy.Bulkhead(1).WithQueue(-1, 0), "bulkhead: MaxQueue must be ≥ 0, got -1"},
 		{"huge queue", policy.Bulkhead(1).WithQueue(policy.MaxBulkhead+1, 0), "bulkhead: MaxQueue must be ≤ MaxBulkhead"},
 		{"negative wait", policy.Bulkhead(1).WithQueue(1, -time.Second), "bulkhead: MaxWait must be ≥ 0, got -1s"},

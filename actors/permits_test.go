@@ -12,7 +12,6 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 )
 
-
 // BH-1, BH-8: the fast path never lets more than MaxConcurrent hold a permit.
 func TestPermitsNeverExceedTheLimit(t *testing.T) {
 	ps := actors.NewPermits(policy.Bulkhead(3))

@@ -32,7 +32,9 @@ type bulkheadOwner struct {
 	senders      map[uint64]*actor.PID // by ticket, the waiters queued
 	seenAdmitted uint64
 	saturated    bool
-	tickets      []uint64 // scratch for Serve and Expire
+	draining     bool // Drain came: queue nobody
+
+	tickets []uint64 // scratch for Serve and Expire
 }
 
 // NewBulkheadLink returns the shared side of the bulkhead name, configured by p (which
@@ -130,14 +132,19 @@ func (a *Bulkhead) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *messages.Acquire:
 		a.request(c, &l.link, m.Ticket)
-		granted, queued := ps.Acquire(now, m.Ticket, m.Critical)
+		granted, queued := false, false
+		if l.own.draining {
+			granted = ps.TryAcquire()
+		} else {
+			granted, queued = ps.Acquire(now, m.Ticket, m.Critical)
+		}
 		switch {
 		case granted:
 			a.reply = &messages.Granted{Ticket: m.Ticket, At: now}
 		case queued:
 			l.own.senders[m.Ticket] = c.Sender()
 			l.own.pending.end()
-		case ps.Retired():
+		case ps.Retired() || l.own.draining:
 			a.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.Stopping}
 		default:
 			a.reply = &messages.Rejected{Ticket: m.Ticket, Reason: messages.ConcurrencyLimited}
@@ -146,6 +153,11 @@ func (a *Bulkhead) Receive(c actor.Context) {
 			ce.Write(zap.String("bulkhead", l.name), zap.Bool("granted", granted), zap.Bool("queued", queued))
 		}
 	case *messages.Release:
+	case *messages.Drain:
+		l.own.draining = true
+		for _, t := range ps.DropAll() {
+			a.answer(c, t, &messages.Rejected{Ticket: t, Reason: messages.Stopping})
+		}
 	case *messages.Tick:
 		if m.Generation != l.own.timerGen {
 			return

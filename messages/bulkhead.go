@@ -30,3 +30,9 @@ type BulkheadStats struct {
 // caller that had given up comes back and goes to the next waiter), Reconfigure with
 // Bulkhead set (a live resize), GetStats and Passivate.
 type Release struct{}
+
+// Drain tells a bulkhead actor that the engine is shutting down: every queued caller is
+// refused (*Rejected, Reason Stopping) and no caller is queued from then on; permits
+// still come and go. Shutdown sends it once its gate is closed, so a wait without
+// MaxWait ends at Shutdown. No answer.
+type Drain struct{}

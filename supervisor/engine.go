@@ -154,6 +154,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 func (e *Engine) shutdown(ctx context.Context) error {
 	env := e.env
 	env.Close()
+	env.Registry.DrainBulkheads()
 	var err error
 	for env.InFlight() > 0 && err == nil {
 		select {

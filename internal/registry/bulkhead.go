@@ -19,6 +19,15 @@ func (Local) Bulkhead(name string, p policy.BulkheadPolicy, env Env) (*actors.Bu
 	return l, localProps(l.Producer(), l.Mailbox(), env)
 }
 
+// DrainBulkheads tells every live bulkhead that Shutdown began: their queued callers
+// are refused with ErrShutdown, and nobody queues any more.
+func (r *Registry) DrainBulkheads() {
+	r.Bulkheads.links.Range(func(_ string, l *actors.BulkheadLink) bool {
+		r.cfg.Outbox.Tell(l.PID(), &messages.Drain{}, nil)
+		return true
+	})
+}
+
 func newBulkheads(r *Registry) *Bulkheads {
 	limit := perName("bulwark_bulkhead_limit", "Calls a bulkhead lets run at once (its MaxConcurrent now).")
 	inFlight := perName("bulwark_bulkhead_in_flight", "Permits of a bulkhead held now: functions running, abandoned ones included.")

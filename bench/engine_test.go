@@ -68,6 +68,7 @@ var successCases = []struct {
 	{CaseRetryBreakerRateLimitTmo, func() policy.Policy {
 		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), benchLimiter(), policy.Timeout(TimeoutLimit))
 	}},
+	{CaseBulkhead, func() policy.Policy { return benchBulkhead() }},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {

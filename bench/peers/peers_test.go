@@ -64,6 +64,7 @@ func BenchmarkFailsafe(b *testing.B) {
 		{bench.CaseRetryBreakerRateLimitTmo, func() []failsafe.Policy[int] {
 			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout(), fsLimiter()}
 		}},
+		{bench.CaseBulkhead, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsBulkhead()} }},
 	}
 	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {

@@ -137,7 +137,9 @@ func (c *Call) concurrencyLimited(l *actors.BulkheadLink) error {
 // stages outside that Timeout hand it their permits (hold), and it gives them back
 // when the function returns (finish): a bulkhead counts the work that really runs.
 // When the same call abandoned an earlier function too (a Retry between the bulkhead
-// and the Timeout), prev is that one: a permit waits for both.
+// and the Timeout), prev is that one: a permit waits for both. The Timeout stage makes
+// it, before it tries to give up, with prev the call's orphan until then and out the
+// engine's Outbox.
 type orphan struct {
 	mu   sync.Mutex
 	done bool                   // the function returned
@@ -145,10 +147,6 @@ type orphan struct {
 	prev *orphan
 	out  actors.Teller
 }
-
-// adopt prepares o, before the Timeout stage tries to give up on its function, to
-// follow prev and give permits back through out.
-func (o *orphan) adopt(prev *orphan, out actors.Teller) { o.prev, o.out = prev, out }
 
 // hold gives l's permit back when the function returns, at once if it has.
 func (o *orphan) hold(l *actors.BulkheadLink) {

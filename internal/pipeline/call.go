@@ -31,6 +31,10 @@ type Call struct {
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
+	// notified counts the AttemptFinished calls made for the call, so that a stage
+	// reports an attempt only when nothing inside it did (attemptEnded). It fits in the
+	// padding after the flags.
+	notified uint32
 }
 
 // NewCall returns the state of a call from caller for the operation id (it names unnamed
@@ -135,6 +139,9 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	if !c.enter() {
 		return v, Shutdown(c.id)
 	}
+	if env.Observer != nil {
+		return executeObserved(c, env, stages, direct, attempts, backoff, fn)
+	}
 	if env.Hist != nil {
 		c.start = time.Now()
 	}
@@ -154,6 +161,41 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	} else {
 		c.finishSlow(err)
 	}
+	return v, err
+}
+
+// executeObserved is execute for an engine with an Observer: the call is announced and
+// its end reported, and an attempt that no retry reported (the only attempt of a call
+// without a retry, the first of a plain Retry) is reported here. It is apart so that
+// execute without an observer pays one test.
+//
+//go:noinline
+func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+	if env.Hist != nil {
+		c.start = time.Now()
+	}
+	ctx := c.operationStarted(c.caller)
+	c.caller = ctx
+	mark, start := c.notified, time.Now()
+	if direct {
+		v, err = invoke(ctx, c, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(ctx, c, attempts, backoff, nil, fn, v, err)
+		}
+	} else {
+		v, err = run(ctx, c, stages, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+	}
+	if err != nil {
+		err = c.failure(err)
+	}
+	c.operationFinished(ctx, err)
+	c.finishSlow(err)
 	return v, err
 }
 

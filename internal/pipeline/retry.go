@@ -25,7 +25,22 @@ func compileRetry(p policy.RetryPolicy) *retryStage {
 // runRetry runs the first attempt; the retry loop lives apart, in retryAfterFailure, so
 // that the success path pays only for the first attempt.
 func runRetry[T any](ctx context.Context, c *Call, s *retryStage, rest []stage, fn func(context.Context) (T, error)) (T, error) {
+	if c.observed() {
+		return runRetryObserved(ctx, c, s, rest, fn)
+	}
 	v, err := run(ctx, c, rest, fn)
+	if err == nil {
+		return v, nil
+	}
+	return retryAfterFailure(ctx, c, s.attempts, s.backoff, rest, fn, v, err)
+}
+
+// runRetryObserved is runRetry with an Observer: the first attempt is timed and
+// reported too.
+func runRetryObserved[T any](ctx context.Context, c *Call, s *retryStage, rest []stage, fn func(context.Context) (T, error)) (T, error) {
+	mark, start := c.notified, time.Now()
+	v, err := run(ctx, c, rest, fn)
+	c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
 	if err == nil {
 		return v, nil
 	}
@@ -35,6 +50,7 @@ func runRetry[T any](ctx context.Context, c *Call, s *retryStage, rest []stage, 
 // retryAfterFailure goes on from a failed first attempt (v, err).
 func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backoff policy.Backoff, rest []stage, fn func(context.Context) (T, error), v T, err error) (T, error) {
 	env := c.env
+	actx := ctx // the context of the attempt that just ended
 	for attempt := 1; ; attempt++ {
 		if err == nil || !policy.IsRetryable(err) {
 			return v, err
@@ -56,6 +72,7 @@ func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backof
 		if ce := env.Log.Check(zap.DebugLevel, "retrying"); ce != nil {
 			ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt+1), zap.Int("max_attempts", attempts), zap.Duration("delay", delay), zap.Error(err))
 		}
+		c.notifyRetry(actx, attempt, delay, err)
 		if delay > 0 {
 			switch sleep(ctx, env, delay) {
 			case errStopped:
@@ -71,7 +88,14 @@ func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backof
 		}
 		env.Counters.Retries.Add(1)
 		discard(c, ctx, v)
-		v, err = run(withAttempt(ctx, attempt+1, false), c, rest, fn)
+		actx = withAttempt(ctx, attempt+1, false)
+		if !c.observed() {
+			v, err = run(actx, c, rest, fn)
+			continue
+		}
+		mark, start := c.notified, time.Now()
+		v, err = run(actx, c, rest, fn)
+		c.attemptEnded(actx, attempt+1, mark, start, err, c.defaultVerdict(err))
 	}
 }
 

@@ -65,6 +65,9 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	case policy.NonePolicy:
 		return execute(c, env, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
+		if !plainRetry(pp) {
+			break // a plan: a classifier to look up, an attempt timeout's stage...
+		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
 			if err := c.checkRetry(pp); err != nil {
@@ -148,7 +151,7 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
 		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, fn, v, err)
+			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
@@ -183,7 +186,7 @@ func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, atte
 			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
 		}
 		if err != nil && attempts > 0 {
-			v, err = retryAfterFailure(ctx, c, attempts, backoff, nil, fn, v, err)
+			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(ctx, c, stages, fn)
@@ -311,9 +314,15 @@ func validate(p policy.Policy) (err error) {
 // plain Retry: nil, or the error to fail every entry with.
 func validateBatch(env *Env, p policy.Policy) error {
 	var err error
-	switch p.(type) {
-	case policy.NonePolicy, policy.RetryPolicy:
+	switch pp := p.(type) {
+	case policy.NonePolicy:
 		err = validate(p)
+	case policy.RetryPolicy:
+		if plainRetry(pp) {
+			err = validate(p)
+			break
+		}
+		err = env.plans.get(env, p).err
 	default:
 		err = env.plans.get(env, p).err
 	}

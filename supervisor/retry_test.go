@@ -207,7 +207,7 @@ func TestRetryMaxDurationDoesNotCancelAnAttempt(t *testing.T) {
 // hinted is an error carrying a server hint.
 type hinted struct{ after time.Duration }
 
-func (h hinted) Error() string               { return "busy, retry after " + h.after.String() }
+func (h hinted) Error() string             { return "busy, retry after " + h.after.String() }
 func (h hinted) RetryAfter() time.Duration { return h.after }
 
 // TestRetryHintAboveMaxRetryAfterStops: a 2h hint with MaxRetryAfter 1m returns at once

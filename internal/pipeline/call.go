@@ -76,11 +76,16 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 		}
 		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
 	}
-	stages, err := env.route(c, p)
+	pl, err := env.route(c, p)
 	if err != nil {
 		return v, err
 	}
-	return execute(c, env, stages, false, 0, nil, fn)
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
+	}
+	return execute(c, env, pl.stages, false, 0, nil, fn)
 }
 
 // checkInput is the error of a call refused before anything ran: a nil context (checked
@@ -102,12 +107,12 @@ func (c *Call) checkRetry(p policy.RetryPolicy) error {
 	return nil
 }
 
-// route returns the stages c runs through under p, a policy other than None and a plain
-// Retry, or the error refusing it. It is not generic and not inlined, so that its frame
+// route returns the plan c runs under p, a policy other than None and a plain Retry, or
+// the error refusing it. It is not generic and not inlined, so that its frame
 // is not on the stack while the call runs.
 //
 //go:noinline
-func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
+func (env *Env) route(c *Call, p policy.Policy) (*Plan, error) {
 	if p == nil {
 		return nil, Invalid(c.id, "policy is nil")
 	}
@@ -119,7 +124,7 @@ func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
 		return nil, Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
-	return pl.stages, nil
+	return pl, nil
 }
 
 // ExecutePlan runs fn under the prepared plan pl for c; c's operation ID is the plan's.
@@ -130,6 +135,11 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 	}
 	if c.caller == nil || fn == nil {
 		return v, c.checkInput()
+	}
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
 	}
 	c.env = pl.env
 	c.policy = pl.policy

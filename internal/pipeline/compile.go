@@ -8,7 +8,7 @@ import (
 )
 
 // stage is one policy of a compiled pipeline: a *retryStage, *breakerStage,
-// *limiterStage or *timeoutStage. Stages run outermost first; run dispatches on the
+// *limiterStage, *timeoutStage or *fallbackStage. Stages run outermost first; run dispatches on the
 // concrete type.
 type stage interface{ isStage() }
 
@@ -28,6 +28,9 @@ type Plan struct {
 	direct   bool
 	attempts int
 	backoff  policy.Backoff
+	// fallbacks are the plan's Fallback stages, which a call checks its result type
+	// against before it enters the engine (checkFallbacks); nil for most plans.
+	fallbacks []*fallbackStage
 }
 
 // ID returns the operation ID the plan was prepared for.
@@ -63,7 +66,7 @@ func (env *Env) prepareStages(pl *Plan, p policy.Policy) (*Plan, error) {
 	if c.err != nil {
 		return nil, InvalidPolicy(pl.id, c.err)
 	}
-	pl.stages, pl.byID = c.stages, c.byID
+	pl.stages, pl.byID, pl.fallbacks = c.stages, c.byID, c.fallbacks
 	if pl.byID && pl.id != "" && !utf8.ValidString(pl.id) {
 		return nil, Invalid(pl.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
@@ -128,6 +131,15 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
 			pl.stages = append(pl.stages, compileTimeout(q))
+		case policy.FallbackPolicy:
+			s, err := compileFallback(env, q)
+			if err != nil {
+				pl.stages, pl.byID, pl.fallbacks = nil, false, nil
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
+			pl.fallbacks = append(pl.fallbacks, s)
 		default:
 			pl.stages, pl.byID = nil, false
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)

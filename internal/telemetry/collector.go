@@ -34,6 +34,7 @@ type descs struct {
 	operations, retries, timeouts, abandoned, abandonedRunning, panics *prometheus.Desc
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
+	fallbacks                                                          *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -64,6 +65,8 @@ func newDescs(histogram bool) descs {
 			"Restarts of an actor of the engine after a panic.",
 			[]string{"kind", "name"}, nil),
 	}
+	d.fallbacks = prometheus.NewDesc("bulwark_fallbacks_total",
+		"Failed outcomes a fallback policy replaced with its value or function.", nil, nil)
 	if histogram {
 		d.duration = prometheus.NewDesc("bulwark_operation_duration_seconds",
 			"Time an operation took from entry to return, all its attempts and waits included.", nil, nil)
@@ -101,6 +104,7 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range col.families {
 		f.Describe(ch)
 	}
+	ch <- d.fallbacks
 	if d.duration != nil {
 		ch <- d.duration
 	}
@@ -128,6 +132,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.rateLimitHits, c.RateLimitHits.Load())
 	counter(d.trips, c.Trips.Load())
 	counter(d.droppedEvents, c.EventsDropped.Load())
+	counter(d.fallbacks, c.Fallbacks.Load())
 
 	actor := func(kind, name string, depth int64, restarts uint64) {
 		gauge(d.actorDepth, float64(max(depth, 0)), kind, name)

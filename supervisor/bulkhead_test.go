@@ -628,3 +628,29 @@ func TestUnnamedBulkheadTakesTheOperationID(t *testing.T) {
 		t.Fatal("the breaker of the same name is missing: the namespaces must be separate")
 	}
 }
+
+// The Observer hears of a bulkhead's refusal, with its kind and name, on the caller's
+// goroutine (IN-18).
+func TestObserverRejectedByBulkhead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		e := newEngine(t, WithObserver(rec))
+		p := policy.Policy(policy.Bulkhead(1).Named("bh-obs"))
+		holder := occupy(e, p)
+		synctest.Wait()
+		_, err := ExecuteWithPolicy(context.Background(), e, p, ok42)
+		if !errors.Is(err, policy.ErrConcurrencyLimited) {
+			t.Fatalf("err %v", err)
+		}
+		if err := holder.done(); err != nil {
+			t.Fatal(err)
+		}
+		rej := rec.of("Rejected")
+		if len(rej) != 1 {
+			t.Fatalf("Rejected calls %d, want 1: %v", len(rej), rec.methods())
+		}
+		if r := rej[0].info.(RejectionInfo); r.Kind != "bulkhead" || r.Name != "bh-obs" || r.Err != err {
+			t.Fatalf("rejection %+v", r)
+		}
+	})
+}

@@ -51,7 +51,11 @@ func runBulkhead[T any](ctx context.Context, c *Call, s *bulkheadStage, rest []s
 		return v, err
 	}
 	if !l.TryAcquire() {
+		name := l.Name()
 		if l, err = c.takePermit(ctx, s, l); err != nil {
+			if c.observed() && isRejection(err) {
+				c.notifyRejected(ctx, "bulkhead", name, err)
+			}
 			return v, err
 		}
 	}

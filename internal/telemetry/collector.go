@@ -35,6 +35,7 @@ type descs struct {
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
 	concurrencyLimitHits                                               *prometheus.Desc
+	fallbacks                                                          *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -67,6 +68,8 @@ func newDescs(histogram bool) descs {
 	}
 	d.concurrencyLimitHits = prometheus.NewDesc("bulwark_concurrency_limit_hits_total",
 		"Attempts refused by a bulkhead, over all bulkheads.", nil, nil)
+	d.fallbacks = prometheus.NewDesc("bulwark_fallbacks_total",
+		"Failed outcomes a fallback policy replaced with its value or function.", nil, nil)
 	if histogram {
 		d.duration = prometheus.NewDesc("bulwark_operation_duration_seconds",
 			"Time an operation took from entry to return, all its attempts and waits included.", nil, nil)
@@ -105,6 +108,7 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range col.families {
 		f.Describe(ch)
 	}
+	ch <- d.fallbacks
 	if d.duration != nil {
 		ch <- d.duration
 	}
@@ -133,6 +137,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.concurrencyLimitHits, c.ConcurrencyLimitHits.Load())
 	counter(d.trips, c.Trips.Load())
 	counter(d.droppedEvents, c.EventsDropped.Load())
+	counter(d.fallbacks, c.Fallbacks.Load())
 
 	actor := func(kind, name string, depth int64, restarts uint64) {
 		gauge(d.actorDepth, float64(max(depth, 0)), kind, name)

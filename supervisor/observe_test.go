@@ -430,6 +430,7 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 		"bulwark_bulkhead_admitted_total", "bulwark_bulkhead_in_flight", "bulwark_bulkhead_limit",
 		"bulwark_bulkhead_queued", "bulwark_bulkhead_rejected_total",
 		"bulwark_circuit_breaker_trips_total", "bulwark_concurrency_limit_hits_total", "bulwark_dropped_events_total",
+		"bulwark_fallbacks_total",
 		"bulwark_limiter_admitted_total", "bulwark_limiter_rejected_total",
 		"bulwark_limiter_tokens", "bulwark_limiter_waiting",
 		"bulwark_operation_duration_seconds", "bulwark_operations_total",

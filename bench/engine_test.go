@@ -72,6 +72,7 @@ var successCases = []struct {
 	{CaseRetryBreakerTimeoutCoop, func() policy.Policy {
 		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), policy.Timeout(TimeoutLimit).AsCooperative())
 	}},
+	{CaseBulkhead, func() policy.Policy { return benchBulkhead() }},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {

@@ -88,6 +88,8 @@ const (
 	CaseRetryBreakerRateLimitTmo = "retry+breaker+ratelimit+timeout"
 	CaseBreakerOpen              = "breaker_open"
 	CaseRateLimited              = "ratelimit_rejected"
+	// CaseBulkhead is the admitted path of a bulkhead that is never full.
+	CaseBulkhead = "bulkhead"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine
 	// that waits on a reply channel.
 	CaseMessage = "message"

@@ -69,6 +69,9 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.histogram {
 		env.Hist = telemetry.NewHistogram()
 	}
+	if cfg.observer != nil {
+		env.Observer = observerAdapter{cfg.observer}
+	}
 	e.events = telemetry.NewHub(&env.Counters.EventsDropped, env.Warn)
 
 	e.sys = cfg.system
@@ -155,6 +158,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 func (e *Engine) shutdown(ctx context.Context) error {
 	env := e.env
 	env.Close()
+	env.Registry.DrainBulkheads()
 	var err error
 	for env.InFlight() > 0 && err == nil {
 		select {
@@ -202,5 +206,6 @@ func (e *Engine) engineStats() messages.EngineStats {
 		FailedOperations:     m.FailedOperations,
 		Breakers:             m.Breakers,
 		Limiters:             m.Limiters,
+		Bulkheads:            m.Bulkheads,
 	}
 }

@@ -26,6 +26,7 @@ type config struct {
 	failureLevel zapcore.Level
 	classifiers  []namedClassifier
 	backend      registry.Backend // nil: every named actor local
+	observer     Observer
 }
 
 // namedClassifier is a WithClassifier option's registration.

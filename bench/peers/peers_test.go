@@ -70,6 +70,7 @@ func BenchmarkFailsafe(b *testing.B) {
 		{bench.CaseRetryBreakerTimeoutCoop, func() []failsafe.Policy[int] {
 			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout()}
 		}},
+		{bench.CaseBulkhead, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsBulkhead()} }},
 	}
 	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {

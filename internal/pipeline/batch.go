@@ -245,14 +245,15 @@ func (b *batch[T]) compile() {
 
 // execute runs fn as one operation of the batch: execute's work for a call that passed
 // the gate with the batch, without its per-call dispatch. A timed engine (a histogram
-// of durations) goes through Execute.
+// of durations) and an observed one (an Observer sees every operation) go through
+// Execute.
 func (b *batch[T]) execute(c *Call, fn func(context.Context) (T, error)) (v T, err error) {
-	if b.timed {
+	if b.timed || b.env.Observer != nil {
 		return Execute(c, b.env, b.p, fn)
 	}
 	if b.direct {
 		if v, err = invoke(b.ctx, c, fn); err != nil && b.attempts > 0 {
-			v, err = retryAfterFailure(b.ctx, c, b.attempts, b.backoff, nil, fn, v, err)
+			v, err = retryAfterFailure(b.ctx, b.ctx, c, b.attempts, b.backoff, plainRules, nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(b.ctx, c, b.stages, fn)

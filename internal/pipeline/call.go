@@ -31,6 +31,13 @@ type Call struct {
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
+	// notified counts the AttemptFinished calls made for the call, so that a stage
+	// reports an attempt only when nothing inside it did (attemptEnded). It fits in the
+	// padding after the flags.
+	notified uint32
+	// orphan is set by a Timeout stage that gave up on a function still running, for
+	// the Bulkhead stages outside it: their permits go back when it returns.
+	orphan *orphan
 }
 
 // NewCall returns the state of a call from caller for the operation id (it names unnamed
@@ -61,6 +68,9 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	case policy.NonePolicy:
 		return execute(c, env, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
+		if !plainRetry(pp) {
+			break // a plan: a classifier to look up, an attempt timeout's stage...
+		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
 			if err := c.checkRetry(pp); err != nil {
@@ -69,11 +79,16 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 		}
 		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
 	}
-	stages, err := env.route(c, p)
+	pl, err := env.route(c, p)
 	if err != nil {
 		return v, err
 	}
-	return execute(c, env, stages, false, 0, nil, fn)
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
+	}
+	return execute(c, env, pl.stages, false, 0, nil, fn)
 }
 
 // checkInput is the error of a call refused before anything ran: a nil context (checked
@@ -95,12 +110,12 @@ func (c *Call) checkRetry(p policy.RetryPolicy) error {
 	return nil
 }
 
-// route returns the stages c runs through under p, a policy other than None and a plain
-// Retry, or the error refusing it. It is not generic and not inlined, so that its frame
+// route returns the plan c runs under p, a policy other than None and a plain Retry, or
+// the error refusing it. It is not generic and not inlined, so that its frame
 // is not on the stack while the call runs.
 //
 //go:noinline
-func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
+func (env *Env) route(c *Call, p policy.Policy) (*Plan, error) {
 	if p == nil {
 		return nil, Invalid(c.id, "policy is nil")
 	}
@@ -112,7 +127,7 @@ func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
 		return nil, Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
-	return pl.stages, nil
+	return pl, nil
 }
 
 // ExecutePlan runs fn under the prepared plan pl for c; c's operation ID is the plan's.
@@ -123,6 +138,11 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 	}
 	if c.caller == nil || fn == nil {
 		return v, c.checkInput()
+	}
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
 	}
 	c.env = pl.env
 	c.policy = pl.policy
@@ -135,13 +155,16 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	if !c.enter() {
 		return v, Shutdown(c.id)
 	}
+	if env.Observer != nil {
+		return executeObserved(c, env, stages, direct, attempts, backoff, fn)
+	}
 	if env.Hist != nil {
 		c.start = time.Now()
 	}
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
 		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, fn, v, err)
+			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
@@ -154,6 +177,41 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	} else {
 		c.finishSlow(err)
 	}
+	return v, err
+}
+
+// executeObserved is execute for an engine with an Observer: the call is announced and
+// its end reported, and an attempt that no retry reported (the only attempt of a call
+// without a retry, the first of a plain Retry) is reported here. It is apart so that
+// execute without an observer pays one test.
+//
+//go:noinline
+func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+	if env.Hist != nil {
+		c.start = time.Now()
+	}
+	ctx := c.operationStarted(c.caller)
+	c.caller = ctx
+	mark, start := c.notified, time.Now()
+	if direct {
+		v, err = invoke(ctx, c, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
+		}
+	} else {
+		v, err = run(ctx, c, stages, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+	}
+	if err != nil {
+		err = c.failure(err)
+	}
+	c.operationFinished(ctx, err)
+	c.finishSlow(err)
 	return v, err
 }
 
@@ -269,9 +327,15 @@ func validate(p policy.Policy) (err error) {
 // plain Retry: nil, or the error to fail every entry with.
 func validateBatch(env *Env, p policy.Policy) error {
 	var err error
-	switch p.(type) {
-	case policy.NonePolicy, policy.RetryPolicy:
+	switch pp := p.(type) {
+	case policy.NonePolicy:
 		err = validate(p)
+	case policy.RetryPolicy:
+		if plainRetry(pp) {
+			err = validate(p)
+			break
+		}
+		err = env.plans.get(env, p).err
 	default:
 		err = env.plans.get(env, p).err
 	}

@@ -30,6 +30,13 @@ type Env struct {
 	// Classifiers are the registered outcome classifiers that policies name.
 	Classifiers Classifiers
 
+	// Fallbacks are the registered fallback functions that policies name.
+	Fallbacks Fallbacks
+
+	// Observer receives the calls' happenings (supervisor.WithObserver); nil: none.
+	Observer       Observer
+	observerWarned observerWarned
+
 	// Per-call pools and caches.
 	plans planCache
 	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one

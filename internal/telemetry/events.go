@@ -32,10 +32,15 @@ const (
 	SharedRestored
 	// OwnerMoved: a shared name's owner is another activation than before.
 	OwnerMoved
+	// BulkheadSaturated: a bulkhead is full and queues or refuses calls.
+	BulkheadSaturated
+	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
+	BulkheadRecovered
 )
 
 // String names the kind: "breaker_state_changed", "limiter_saturated",
-// "limiter_recovered", "breaker_threshold_exceeded".
+// "limiter_recovered", "breaker_threshold_exceeded", "bulkhead_saturated",
+// "bulkhead_recovered".
 func (k EventKind) String() string {
 	switch k {
 	case BreakerStateChanged:
@@ -52,6 +57,10 @@ func (k EventKind) String() string {
 		return "shared_restored"
 	case OwnerMoved:
 		return "owner_moved"
+	case BulkheadSaturated:
+		return "bulkhead_saturated"
+	case BulkheadRecovered:
+		return "bulkhead_recovered"
 	}
 	return "unknown"
 }

@@ -33,6 +33,13 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 		Shared: func(m messages.SharedChanged) {
 			h.Publish(sharedEvent(m))
 		},
+		BulkheadSaturated: func(m messages.Saturated) {
+			kind := BulkheadRecovered
+			if m.Saturated {
+				kind = BulkheadSaturated
+			}
+			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
+		},
 	}
 }
 

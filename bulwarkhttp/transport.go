@@ -122,7 +122,7 @@ type exchange struct {
 	req    *http.Request
 	caller context.Context
 
-	first   io.ReadCloser                  // the body the first attempt sends; nil: none
+	first   io.ReadCloser                 // the body the first attempt sends; nil: none
 	getBody func() (io.ReadCloser, error) // the body of a later attempt; nil: not replayable
 
 	mu      sync.Mutex

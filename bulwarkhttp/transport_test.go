@@ -423,7 +423,7 @@ func TestTransportKeepsTheAttemptContextUntilTheBodyIsClosed(t *testing.T) {
 	inner := &http.Transport{}
 	t.Cleanup(inner.CloseIdleConnections)
 	counting := &countingTransport{next: inner}
-	rt := bulwarkhttp.NewTransport(newEngine(t), policy.Combine(quickRetry(2), policy.Timeout(20*time.Millisecond)), counting)
+	rt := bulwarkhttp.NewTransport(newEngine(t), policy.Combine(quickRetry(5), policy.Timeout(40*time.Millisecond)), counting)
 	reqCtx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "foo"))
 	defer cancel()
 	req, _ := http.NewRequestWithContext(reqCtx, http.MethodGet, srv.URL, nil)
@@ -432,22 +432,23 @@ func TestTransportKeepsTheAttemptContextUntilTheBodyIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	n, err := readSlowly(resp.Body, 3*time.Millisecond)
+	n, err := readSlowly(resp.Body, 5*time.Millisecond)
 	if err != nil || n != len(large) {
 		t.Fatalf("read %d bytes, %v; want all %d", n, err, len(large))
 	}
-	if elapsed := time.Since(start); elapsed < 20*time.Millisecond {
+	if elapsed := time.Since(start); elapsed < 40*time.Millisecond {
 		t.Logf("the body was read in %v, within the timeout; the test did not exercise the bug", elapsed)
 	}
 	_, ctxs := counting.recorded()
-	if ctxs[0].Err() != nil {
+	last := ctxs[len(ctxs)-1] // the attempt that answered (an earlier one may have timed out on a loaded machine)
+	if last.Err() != nil {
 		t.Fatal("the attempt's context ended before the body was closed")
 	}
-	if ctxs[0].Value(ctxKey{}) != "foo" {
+	if last.Value(ctxKey{}) != "foo" {
 		t.Error("the attempt's context lost the caller's values")
 	}
 	resp.Body.Close()
-	if ctxs[0].Err() == nil {
+	if last.Err() == nil {
 		t.Error("closing the body did not end the attempt's context")
 	}
 }

@@ -89,7 +89,6 @@ type clientStream struct {
 	started   bool
 }
 
-
 func (cs *clientStream) Context() context.Context {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()

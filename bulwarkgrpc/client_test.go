@@ -402,7 +402,9 @@ func TestUnaryClientOpenBreakerIsUnavailable(t *testing.T) {
 // Bad input fails every call as Internal with ErrInvalidPolicy.
 func TestClientInterceptorsWithBadInput(t *testing.T) {
 	h := &health{
-		check: func(context.Context, int, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) { return serving(), nil },
+		check: func(context.Context, int, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+			return serving(), nil
+		},
 		watch: func(int, *healthpb.HealthCheckRequest, healthpb.Health_WatchServer) error { return nil },
 	}
 	c := bufconnClient(t, h, nil,

@@ -118,8 +118,10 @@ func TestUnaryClientDoesNotRetryTheCallersDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := c.Check(ctx, &healthpb.HealthCheckRequest{})
-	if status.Code(err) != codes.DeadlineExceeded || !errors.Is(err, policy.ErrCancelled) {
-		t.Fatalf("err = %v; want DeadlineExceeded matching ErrCancelled", err)
+	// The server's DeadlineExceeded may come back before the client's own clock passes
+	// the deadline: either way the status is DeadlineExceeded, and nothing is retried.
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("err = %v; want DeadlineExceeded", err)
 	}
 	if n := len(h.calls()); n != 1 {
 		t.Errorf("%d calls, want 1", n)

@@ -33,7 +33,9 @@ func alwaysServing() *health {
 		check: func(context.Context, int, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 			return serving(), nil
 		},
-		watch: func(_ int, _ *healthpb.HealthCheckRequest, s healthpb.Health_WatchServer) error { return s.Send(serving()) },
+		watch: func(_ int, _ *healthpb.HealthCheckRequest, s healthpb.Health_WatchServer) error {
+			return s.Send(serving())
+		},
 	}
 }
 

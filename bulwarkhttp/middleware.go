@@ -86,6 +86,12 @@ func (s *serving) attempt(ctx context.Context) (*handlerRun, error) {
 		return nil, context.Canceled
 	}
 	s.h.next.ServeHTTP(hr, s.req.WithContext(ctx))
+	if err := ctx.Err(); err != nil && hr.buffered {
+		// The run's context ended (its deadline, or the caller's): as under
+		// http.TimeoutHandler, what it wrote does not go out, even if it returned
+		// just in time.
+		return hr, err
+	}
 	code := hr.status()
 	if serverFailure(code) {
 		return hr, &StatusError{StatusCode: code}

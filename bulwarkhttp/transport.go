@@ -199,18 +199,17 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := context.WithoutCancel(ctx)
-	var (
-		reqCtx context.Context
-		cancel context.CancelFunc
-	)
-	if dl, ok := x.caller.Deadline(); ok {
-		reqCtx, cancel = context.WithDeadline(base, dl)
-	} else {
-		reqCtx, cancel = context.WithCancel(base)
+	// The request's context ends only when the caller's does (through stopCaller, not a
+	// deadline of its own: the engine must see the caller's context end first), when the
+	// attempt's ends before the headers, or when the body is closed.
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopCaller := afterFunc(x.caller, cancel)
+	stopAttempt := noStop
+	if ctx != x.caller {
+		// A context of the attempt's own (a timeout's, a hedge's): it bounds the wait for
+		// the response headers only.
+		stopAttempt = afterFunc(ctx, cancel)
 	}
-	stopCaller := context.AfterFunc(x.caller, cancel)
-	stopAttempt := context.AfterFunc(ctx, cancel)
 	out := x.req.WithContext(reqCtx)
 	out.Body = b
 	resp, err := x.t.next.RoundTrip(out)
@@ -243,6 +242,17 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// afterFunc is context.AfterFunc, with nothing to arrange for a context that never ends.
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if ctx.Done() == nil {
+		return noStop
+	}
+	return context.AfterFunc(ctx, f)
+}
+
+// noStop is the stop function of a context that never ends: the function never ran.
+func noStop() bool { return true }
 
 // transportError marks an error the same request can never get past as Permanent (not
 // retried, not counted by breakers): an untrusted TLS connection, or a scheme

@@ -46,7 +46,7 @@ func TestBudgetPolicyJSON(t *testing.T) {
 	checkJSONRoundTrip(t, []jsonCase{
 		{"default", policy.RetryBudget(0.2), `{"type":"retry_budget","ratio":0.2,"min_per_second":10,"ttl":"10s"}`},
 		{"zeros literal", policy.BudgetPolicy{}, `{"type":"retry_budget","ratio":0,"min_per_second":0}`},
-		{"retry naming a budget", policy.Retry(3).WithBudget("backend"), `{"type":"retry","max_attempts":3,"budget":"backend"}`},
+		{"retry naming a budget", policy.RetryPolicy{MaxAttempts: 3, Budget: "backend"}, `{"type":"retry","max_attempts":3,"budget":"backend"}`},
 	})
 	checkParseJSONRejects(t, []rejectCase{
 		{"ratio", `{"type":"retry_budget","ratio":1001,"min_per_second":0}`, "policy: retry_budget: Ratio must be in [0, 1000], got 1001"},

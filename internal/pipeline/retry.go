@@ -80,7 +80,16 @@ func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backof
 			return v, c.shutDown(err)
 		}
 		env.Counters.Retries.Add(1)
-		v, err = run(ctx, c, rest, fn)
+		discard(c, ctx, v)
+		v, err = run(withAttempt(ctx, attempt+1, false), c, rest, fn)
+	}
+}
+
+// discard hands v, the result of an attempt a retry throws away, to ctx's discard hook
+// (discardValue), boxing it only when there is a hook.
+func discard[T any](c *Call, ctx context.Context, v T) {
+	if fn, _ := ctx.Value(discardKey{}).(func(any)); fn != nil {
+		c.discardValue(ctx, v)
 	}
 }
 

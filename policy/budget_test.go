@@ -89,3 +89,35 @@ func TestBudgetInsideCombineIsInvalid(t *testing.T) {
 		t.Fatalf("String() = %s", got)
 	}
 }
+
+func TestHedgePolicyStringJSONValidate(t *testing.T) {
+	p := policy.Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend")
+	if got := p.String(); got != `hedge(50ms).max_hedges(2).budget("backend")` {
+		t.Fatalf("String() = %s", got)
+	}
+	if got := policy.Hedge(0).WithClassifier("http").String(); got != `hedge(0s).classifier("http")` {
+		t.Fatalf("String() = %s", got)
+	}
+	if n := policy.Hedge(time.Second).EffectiveMaxHedges(); n != 1 {
+		t.Fatalf("MaxHedges 0 means %d, want 1", n)
+	}
+	checkJSONRoundTrip(t, []jsonCase{
+		{"contract", p, `{"type":"hedge","delay":"50ms","max_hedges":2,"budget":"backend"}`},
+		{"zero", policy.HedgePolicy{}, `{"type":"hedge","delay":"0s"}`},
+		{"classifier", policy.Hedge(time.Second).WithClassifier("c"), `{"type":"hedge","delay":"1s","classifier":"c"}`},
+	})
+	for _, c := range []struct {
+		p    policy.HedgePolicy
+		want string
+	}{
+		{policy.Hedge(-time.Second), "hedge: Delay must be ≥ 0, got -1s"},
+		{policy.Hedge(0).WithMaxHedges(11), "hedge: MaxHedges must be in [0, 10] (0 means 1), got 11"},
+		{policy.Hedge(0).WithMaxHedges(-1), "hedge: MaxHedges must be in [0, 10] (0 means 1), got -1"},
+		{policy.Hedge(0).WithBudget("\xff"), "hedge: Budget must be valid UTF-8"},
+	} {
+		err := c.p.Validate()
+		if !errors.Is(err, policy.ErrInvalidPolicy) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Validate(%v) = %v, want %q", c.p, err, c.want)
+		}
+	}
+}

@@ -52,6 +52,9 @@ type Metrics struct {
 	Limiters map[string]LimiterStats
 	// Budgets maps each live retry budget's name to its stats.
 	Budgets map[string]BudgetStats
+	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
+	// hedges).
+	HedgesStarted uint64
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -74,6 +77,7 @@ func (e *Engine) Metrics() Metrics {
 		Breakers:             e.env.Registry.Breakers.Stats(),
 		Limiters:             e.env.Registry.Limiters.Stats(),
 		Budgets:              e.env.Registry.Budgets.Stats(),
+		HedgesStarted:        c.HedgesStarted.Load(),
 	}
 }
 

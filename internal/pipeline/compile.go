@@ -109,6 +109,14 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
 			pl.stages = append(pl.stages, compileTimeout(q))
+		case policy.HedgePolicy:
+			s, err := compileHedge(env, q)
+			if err != nil {
+				pl.stages, pl.byID = nil, false
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
 		case policy.BudgetPolicy:
 			pl.stages, pl.byID = nil, false
 			pl.err = errBudgetRuns

@@ -447,3 +447,52 @@ func TestHedgePanicIsReturned(t *testing.T) {
 		}
 	})
 }
+
+// HG-8: the Observer hears each attempt that reported, hedges marked, on the caller's
+// goroutine; a losing hedge still running when the call returns gets no AttemptFinished.
+// A budget's refusal is a Rejected of kind "budget".
+func TestHedgeObserverCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		e := newEngine(t, WithObserver(rec))
+		if err := e.RegisterBudget("ob", policy.BudgetPolicy{MinPerSecond: 2, TTL: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		caller := goid()
+		v, err := ExecuteWithPolicy(context.Background(), e, policy.Hedge(10*time.Millisecond).WithMaxHedges(3).WithBudget("ob"), func(ctx context.Context) (int, error) {
+			switch n, _ := AttemptFromContext(ctx); n {
+			case 1:
+				time.Sleep(15 * time.Millisecond)
+				return 0, errBackend
+			case 2:
+				time.Sleep(time.Second) // still running when the call returns
+				return 2, nil
+			}
+			time.Sleep(20 * time.Millisecond) // the 4th hedge's turn comes at 25ms: refused
+			return 3, nil
+		})
+		if err != nil || v != 3 {
+			t.Fatalf("got %v, %v", v, err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		var got []string
+		for _, r := range rec.of("AttemptFinished") {
+			a := r.info.(AttemptInfo)
+			if r.goid != caller {
+				t.Errorf("AttemptFinished of attempt %d ran off the caller's goroutine", a.Attempt)
+			}
+			got = append(got, fmt.Sprintf("%d/%v/%v/%v", a.Attempt, a.Hedge, a.Verdict, a.Duration))
+		}
+		if want := []string{"1/false/failure/15ms", "3/true/success/20ms"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("AttemptFinished %v, want %v", got, want)
+		}
+		rej := rec.of("Rejected")
+		if len(rej) != 1 {
+			t.Fatalf("Rejected calls %v, want the budget's one refusal of the 3rd hedge", rej)
+		}
+		if ri := rej[0].info.(RejectionInfo); ri.Kind != "budget" || ri.Name != "ob" || !errors.Is(ri.Err, policy.ErrBudgetExhausted) {
+			t.Fatalf("Rejected %+v", ri)
+		}
+	})
+}

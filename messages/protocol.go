@@ -51,6 +51,8 @@ const (
 	Cancelled
 	// CircuitForcedOpen: the breaker is forced open by hand (policy.ErrCircuitForcedOpen).
 	CircuitForcedOpen
+	// BudgetExhausted: the retry budget holds no retry (policy.ErrBudgetExhausted).
+	BudgetExhausted
 )
 
 // String names the reason.
@@ -68,6 +70,8 @@ func (r Reason) String() string {
 		return "cancelled"
 	case CircuitForcedOpen:
 		return "circuit_forced_open"
+	case BudgetExhausted:
+		return "budget_exhausted"
 	}
 	return "unknown"
 }
@@ -99,6 +103,8 @@ type Reconfigure struct {
 	Breaker *policy.CircuitBreakerPolicy
 	// Limiter is the new limiter configuration.
 	Limiter *policy.RateLimitPolicy
+	// Budget is the new retry budget configuration.
+	Budget *policy.BudgetPolicy
 }
 
 // Tick is the timer message a breaker or limiter actor sends itself: open→half-open

@@ -18,6 +18,8 @@ func TestKindTablesAgree(t *testing.T) {
 		"rate_limit":      RateLimit(10).WithMaxWait(time.Second),
 		"timeout":         Timeout(time.Second),
 		"combine":         Combine(Retry(2), Timeout(time.Second)),
+		"retry_budget":    RetryBudget(0.2),
+		"hedge":           Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend"),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

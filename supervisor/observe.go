@@ -12,6 +12,9 @@ type BreakerStats = messages.BreakerStats
 // LimiterStats is a limiter's bucket and counters (see messages.LimiterStats).
 type LimiterStats = messages.LimiterStats
 
+// BudgetStats is a retry budget's balance and counters (see messages.BudgetStats).
+type BudgetStats = messages.BudgetStats
+
 // Metrics is a snapshot of the engine's counters and of every live named actor. It
 // reflects every call that returned before Metrics was called.
 type Metrics struct {
@@ -47,6 +50,11 @@ type Metrics struct {
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
+	// Budgets maps each live retry budget's name to its stats.
+	Budgets map[string]BudgetStats
+	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
+	// hedges).
+	HedgesStarted uint64
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -68,6 +76,8 @@ func (e *Engine) Metrics() Metrics {
 		DroppedEvents:        c.EventsDropped.Load(),
 		Breakers:             e.env.Registry.Breakers.Stats(),
 		Limiters:             e.env.Registry.Limiters.Stats(),
+		Budgets:              e.env.Registry.Budgets.Stats(),
+		HedgesStarted:        c.HedgesStarted.Load(),
 	}
 }
 

@@ -35,6 +35,7 @@ type Registry struct {
 	// The families. Adding a named kind adds a field here and an entry in New's list.
 	Breakers *Breakers
 	Limiters *Limiters
+	Budgets  *Budgets
 
 	families []family
 	cfg      Options
@@ -63,7 +64,8 @@ func New(o Options) *Registry {
 	r.pool = newPool(o.Workers, 1024, 300)
 	r.Breakers = newBreakers(r)
 	r.Limiters = newLimiters(r)
-	r.families = []family{r.Breakers, r.Limiters}
+	r.Budgets = newBudgets(r)
+	r.families = []family{r.Breakers, r.Limiters, r.Budgets}
 	return r
 }
 

@@ -24,6 +24,10 @@ type Counters struct {
 	EventsDropped atomic.Uint64 // events that did not fit a subscriber's buffer
 	SupRestarts   atomic.Uint64 // panics the supervisor actor recovered from
 
+	HedgesStarted    atomic.Uint64 // hedges started (primary attempts not counted)
+	HedgeWinsPrimary atomic.Uint64 // hedged calls the primary attempt won
+	HedgeWinsHedge   atomic.Uint64 // hedged calls a hedge won
+
 	// AbandonedLive counts abandoned functions that have not returned yet.
 	AbandonedLive atomic.Int64
 }

@@ -51,11 +51,13 @@ func NewTransport(e *supervisor.Engine, p policy.Policy, next http.RoundTripper,
 	return t
 }
 
-// singleShot returns p with every RetryPolicy cut to one attempt, for requests that
-// must not be sent twice: breakers, limiters and timeouts still apply to them. changed
-// reports whether there was a retry to cut.
+// singleShot returns p with every RetryPolicy cut to one attempt and every HedgePolicy
+// taken out, for requests that must not be sent twice: breakers, limiters and timeouts
+// still apply to them. changed reports whether there was anything to cut.
 func singleShot(p policy.Policy, depth int) (_ policy.Policy, changed bool) {
 	switch pp := p.(type) {
+	case policy.HedgePolicy:
+		return policy.None(), true
 	case policy.RetryPolicy:
 		if pp.MaxAttempts > 1 {
 			pp.MaxAttempts = 1

@@ -132,8 +132,8 @@ func TestUnaryClientDoesNotRetryTheCallersDeadline(t *testing.T) {
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("err = %v; want DeadlineExceeded", err)
 	}
-	if n := len(h.calls()); n != 2 {
-		t.Errorf("%d calls, want 2 (the warm-up and one)", n)
+	if n := len(h.calls()); n > 2 {
+		t.Errorf("%d calls, want at most 2 (the warm-up and one, not retried)", n)
 	}
 }
 

@@ -231,7 +231,12 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	resp.Body = &releasingBody{ReadCloser: resp.Body, cancel: cancel, stopCaller: stopCaller}
+	rb := &releasingBody{ReadCloser: resp.Body, cancel: cancel, stopCaller: stopCaller}
+	if w, ok := resp.Body.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &releasingConn{releasingBody: rb, Writer: w} // an upgraded connection writes too
+	} else {
+		resp.Body = rb
+	}
 	if !x.keep(resp) {
 		return nil, context.Canceled // RoundTrip has returned: nobody takes this response
 	}
@@ -356,4 +361,11 @@ func (b *releasingBody) Close() error {
 	b.cancel()
 	b.stopCaller()
 	return err
+}
+
+// releasingConn is the body of a 101 Switching Protocols response: the upgraded
+// connection, which net/http hands over as an io.ReadWriteCloser.
+type releasingConn struct {
+	*releasingBody
+	io.Writer
 }

@@ -725,3 +725,38 @@ func TestTransportDoesNotHedgeANonIdempotentRequest(t *testing.T) {
 		}
 	})
 }
+
+// rwBody is an upgraded connection's body: it reads and writes.
+type rwBody struct {
+	io.Reader
+	bytes.Buffer
+}
+
+func (*rwBody) Close() error { return nil }
+
+func (b *rwBody) Read(p []byte) (int, error) { return b.Reader.Read(p) }
+
+// A 101 Switching Protocols response keeps its body writable, as net/http gives it.
+func TestTransportKeepsAnUpgradedConnectionWritable(t *testing.T) {
+	conn := &rwBody{Reader: strings.NewReader("hello")}
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusSwitchingProtocols, Header: http.Header{}, Body: conn}, nil
+	})
+	rt := bulwarkhttp.NewTransport(newEngine(t), policy.Retry(3), next)
+	resp, err := get(t, rt, "http://svc/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	w, ok := resp.Body.(io.Writer)
+	if !ok {
+		t.Fatalf("the body %T is not writable", resp.Body)
+	}
+	if _, err := io.WriteString(w, "ping"); err != nil || conn.String() != "ping" {
+		t.Errorf("write: %v, the connection got %q", err, conn.String())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -17,6 +17,8 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("combine", encodeCombine, decodeCombine),
 	entry[Policy]("bulkhead", encodeBulkhead, decodeBulkhead),
 	entry[Policy]("fallback", encodeFallback, decodeFallback),
+	entry[Policy]("retry_budget", encodeBudget, decodeBudget),
+	entry[Policy]("hedge", encodeHedge, decodeHedge),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -33,6 +33,10 @@ type RetryPolicy struct {
 	// AttemptTimeout bounds each attempt: the policy behaves exactly as
 	// Combine(Retry(n), Timeout(AttemptTimeout)). 0: none.
 	AttemptTimeout time.Duration
+	// Budget names the retry budget the retries draw on ("" for none): each operation's
+	// first attempt deposits, each retry withdraws, and a refused retry ends the loop
+	// with an error matching ErrBudgetExhausted and the last attempt's error.
+	Budget string
 }
 
 // DefaultMaxRetryAfter is the longest server hint a retry waits for when its
@@ -81,6 +85,13 @@ func (p RetryPolicy) WithAttemptTimeout(d time.Duration) RetryPolicy {
 	return p
 }
 
+// WithBudget returns a copy of p whose retries draw on the retry budget name (see
+// BudgetPolicy; an unregistered name is created as DefaultBudget()).
+func (p RetryPolicy) WithBudget(name string) RetryPolicy {
+	p.Budget = name
+	return p
+}
+
 // EffectiveMaxRetryAfter returns the longest hint the retry waits for: MaxRetryAfter,
 // or DefaultMaxRetryAfter when it is 0.
 func (p RetryPolicy) EffectiveMaxRetryAfter() time.Duration {
@@ -108,6 +119,7 @@ func (p RetryPolicy) Validate() error {
 		notNegative("retry", "MaxDuration", p.MaxDuration),
 		notNegative("retry", "MaxRetryAfter", p.MaxRetryAfter),
 		notNegative("retry", "AttemptTimeout", p.AttemptTimeout),
+		validUTF8("retry", "Budget", p.Budget),
 	); err != nil {
 		return err
 	}
@@ -125,7 +137,7 @@ func (p RetryPolicy) Validate() error {
 // String returns "retry(N)", followed by ".backoff(...)" when the backoff is set and is
 // not DefaultBackoff(), then the other fields in order, each left out when zero:
 // ".classifier(...)", ".max_duration(D)", ".max_retry_after(D)" and
-// ".attempt_timeout(D)", such as `retry(3).attempt_timeout(2s)`.
+// ".attempt_timeout(D)" and ".budget(...)", such as `retry(3).attempt_timeout(2s)`.
 func (p RetryPolicy) String() string {
 	s := "retry(" + strconv.Itoa(p.MaxAttempts) + ")"
 	if p.Backoff != nil && !isDefaultBackoff(p.Backoff) {
@@ -143,6 +155,9 @@ func (p RetryPolicy) String() string {
 	if p.AttemptTimeout != 0 {
 		s += chained("attempt_timeout", p.AttemptTimeout.String())
 	}
+	if p.Budget != "" {
+		s += chained("budget", strconv.Quote(p.Budget))
+	}
 	return s
 }
 
@@ -155,11 +170,12 @@ type retryJSON struct {
 	MaxDuration    duration        `json:"max_duration,omitempty"`
 	MaxRetryAfter  duration        `json:"max_retry_after,omitempty"`
 	AttemptTimeout duration        `json:"attempt_timeout,omitempty"`
+	Budget         string          `json:"budget,omitempty"`
 }
 
 func encodeRetry(p RetryPolicy) (any, error) {
 	w := retryJSON{Type: "retry", MaxAttempts: p.MaxAttempts, Classifier: p.Classifier, MaxDuration: duration(p.MaxDuration),
-		MaxRetryAfter: duration(p.MaxRetryAfter), AttemptTimeout: duration(p.AttemptTimeout)}
+		MaxRetryAfter: duration(p.MaxRetryAfter), AttemptTimeout: duration(p.AttemptTimeout), Budget: p.Budget}
 	if p.Backoff != nil {
 		b, err := encodeBackoff(p.Backoff)
 		if err != nil {
@@ -180,7 +196,7 @@ func decodeRetry(data []byte, _ int) (RetryPolicy, error) {
 		return RetryPolicy{}, within(err, "retry: backoff")
 	}
 	return RetryPolicy{MaxAttempts: w.MaxAttempts, Backoff: b, Classifier: w.Classifier, MaxDuration: time.Duration(w.MaxDuration),
-		MaxRetryAfter: time.Duration(w.MaxRetryAfter), AttemptTimeout: time.Duration(w.AttemptTimeout)}, nil
+		MaxRetryAfter: time.Duration(w.MaxRetryAfter), AttemptTimeout: time.Duration(w.AttemptTimeout), Budget: w.Budget}, nil
 }
 
 // MarshalJSON writes {"type":"retry","max_attempts":N,"backoff":{...}} and the keys

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -147,6 +148,17 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			}
 			pl.stages = append(pl.stages, s)
 			pl.fallbacks = append(pl.fallbacks, s)
+		case policy.HedgePolicy:
+			s, err := compileHedge(env, q)
+			if err != nil {
+				pl.stages, pl.byID, pl.fallbacks = nil, false, nil
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
+		case policy.BudgetPolicy:
+			pl.stages, pl.byID = nil, false
+			pl.err = errBudgetRuns
 		default:
 			pl.stages, pl.byID = nil, false
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
@@ -169,3 +181,6 @@ func walk(p policy.Policy, f func(policy.Policy)) {
 		f(p)
 	}
 }
+
+// errBudgetRuns is why a BudgetPolicy given as the policy of a call is invalid.
+var errBudgetRuns = errors.New("retry_budget: a retry budget does not run as a policy: register it with Engine.RegisterBudget and name it with RetryPolicy.WithBudget or HedgePolicy.WithBudget")

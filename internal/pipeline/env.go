@@ -38,10 +38,11 @@ type Env struct {
 	observerWarned observerWarned
 
 	// Per-call pools and caches.
-	plans planCache
-	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
-	wheel wheel     // the shared deadline timer of cooperative timeouts
-	coops sync.Pool // *coopCtx
+	plans      planCache
+	slots      sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	hedgeSlots sync.Pool // *hedgeSlot, likewise
+	wheel      wheel     // the shared deadline timer of cooperative timeouts
+	coops      sync.Pool // *coopCtx
 	// batches holds a *sync.Pool of *batch[T] per reflect.Type of T.
 	batches sync.Map
 }

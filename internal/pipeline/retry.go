@@ -30,6 +30,7 @@ type retryRules struct {
 	maxDuration   time.Duration // 0: none
 	maxRetryAfter time.Duration // the longest hint waited for (resolved: never 0)
 	start         time.Time     // the first attempt's start, when maxDuration is set
+	budget        *budgetRef    // each retry withdraws from it; nil: no retry budget
 }
 
 // plainRules are the rules of a Retry with no field beyond MaxAttempts and Backoff.
@@ -38,7 +39,7 @@ var plainRules = retryRules{maxRetryAfter: policy.DefaultMaxRetryAfter}
 // plainRetry reports whether p runs on the direct path (no plan): nothing but
 // MaxAttempts and Backoff set.
 func plainRetry(p policy.RetryPolicy) bool {
-	return p.Classifier == "" && p.MaxDuration == 0 && p.MaxRetryAfter == 0 && p.AttemptTimeout == 0
+	return p.Classifier == "" && p.MaxDuration == 0 && p.MaxRetryAfter == 0 && p.AttemptTimeout == 0 && p.Budget == ""
 }
 
 func (*retryStage) isStage() {}
@@ -52,6 +53,7 @@ func compileRetry(env *Env, p policy.RetryPolicy, nested bool) (*retryStage, err
 	}
 	s := &retryStage{attempts: p.MaxAttempts, backoff: p.Backoff, nested: nested, rules: retryRules{
 		classifier: cl, maxDuration: p.MaxDuration, maxRetryAfter: p.EffectiveMaxRetryAfter(),
+		budget: newBudgetRef(p.Budget),
 	}}
 	s.slow = cl != nil || p.MaxDuration > 0 || nested
 	return s, nil
@@ -64,6 +66,9 @@ func runRetry[T any](ctx context.Context, c *Call, s *retryStage, rest []stage, 
 		return runRetrySlow(ctx, c, s, rest, fn)
 	}
 	v, err := run(ctx, c, rest, fn)
+	if s.rules.budget != nil {
+		c.deposit(s.rules.budget) // after the attempt: a budget never delays one (BG-3)
+	}
 	if err == nil {
 		return v, nil
 	}
@@ -84,6 +89,9 @@ func runRetrySlow[T any](ctx context.Context, c *Call, s *retryStage, rest []sta
 	}
 	mark := c.notified
 	v, err := run(actx, c, rest, fn)
+	if rules.budget != nil {
+		c.deposit(rules.budget)
+	}
 	verdict := retryVerdict(c, rules.classifier, v, err)
 	if observed {
 		c.attemptEnded(actx, 1, mark, rules.start, err, c.reported(verdict, err))
@@ -155,6 +163,13 @@ func retryAfterFailure[T any](ctx, actx context.Context, c *Call, attempts int, 
 				ce.Write(zap.String("op", c.id), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
 			}
 			return v, err
+		}
+		if rules.budget != nil {
+			// BG-2: the retry draws on the budget; refused, the loop ends with an error
+			// matching ErrBudgetExhausted and the last attempt's error.
+			if berr := c.withdraw(ctx, rules.budget, err); berr != nil {
+				return v, berr
+			}
 		}
 		c.logPolicy()
 		if ce := env.Log.Check(zap.DebugLevel, "retrying"); ce != nil {

@@ -105,10 +105,10 @@ func (*fallbackStage) isStage() {}
 // into T, or the registered function for T, or why T does not fit.
 type fallbackFor struct {
 	typ   unsafe.Pointer // typeWord of (*T)(nil): identifies T in one compare
-	reg   *fallbackFunc // the registration it was made from (Func), to notice a new one
-	value any           // a T (Value), or nil
-	fn    any           // func(context.Context, error) (T, error) (Func with the same T)
-	err   error         // T does not fit: the cause of ErrInvalidPolicy
+	reg   *fallbackFunc  // the registration it was made from (Func), to notice a new one
+	value any            // a T (Value), or nil
+	fn    any            // func(context.Context, error) (T, error) (Func with the same T)
+	err   error          // T does not fit: the cause of ErrInvalidPolicy
 }
 
 func compileFallback(env *Env, p policy.FallbackPolicy) (*fallbackStage, error) {

@@ -20,7 +20,11 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 	if len(fns) == 0 {
 		return vals, errs
 	}
-	if err := validateBatch(env, p); err != nil {
+	err := validateBatch(env, p)
+	if err == nil {
+		err = checkBatchFallbacks[T](env, p)
+	}
+	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
@@ -106,7 +110,7 @@ type batch[T any] struct {
 	p   policy.Policy
 	// What every function runs through (see compile).
 	direct   bool
-	timed    bool
+	general  bool
 	attempts int
 	backoff  policy.Backoff
 	stages   []stage
@@ -228,27 +232,37 @@ func (b *batch[T]) one(i, end int64, t *tally) {
 	returned = true
 }
 
-// compile sets what every function of the batch runs through, once: the plan of a
-// valid p (validateBatch checked it).
+// compile sets what every function of the batch runs through, once: None and a plain
+// Retry run directly; any other policy (valid: validateBatch checked it) through its
+// plan, with the plan's stages when it has nothing else to apply, else through Execute
+// (an outermost fallback, a retry budget or a direct retry of the plan's own).
 func (b *batch[T]) compile() {
 	b.direct, b.attempts, b.backoff, b.stages = false, 0, nil, nil
-	b.timed = b.env.Hist != nil
+	b.general = b.env.Hist != nil || b.env.Observer != nil
 	switch p := b.p.(type) {
 	case policy.NonePolicy:
 		b.direct = true
+		return
 	case policy.RetryPolicy:
-		b.direct, b.attempts, b.backoff = true, p.MaxAttempts, p.Backoff
-	default:
-		b.stages = b.env.plans.get(b.env, p).stages
+		if plainRetry(&p) {
+			b.direct, b.attempts, b.backoff = true, p.MaxAttempts, p.Backoff
+			return
+		}
 	}
+	pl := b.env.plans.get(b.env, b.p)
+	if pl.outer != nil || pl.direct {
+		b.general = true
+		return
+	}
+	b.stages = pl.stages
 }
 
 // execute runs fn as one operation of the batch: execute's work for a call that passed
 // the gate with the batch, without its per-call dispatch. A timed engine (a histogram
-// of durations) and an observed one (an Observer sees every operation) go through
-// Execute.
+// of durations), an observed one (an Observer sees every operation) and a plan with
+// more than stages go through Execute.
 func (b *batch[T]) execute(c *Call, fn func(context.Context) (T, error)) (v T, err error) {
-	if b.timed || b.env.Observer != nil {
+	if b.general {
 		return Execute(c, b.env, b.p, fn)
 	}
 	if b.direct {

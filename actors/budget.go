@@ -77,6 +77,10 @@ func (l *BudgetLink) TryWithdraw() bool {
 	}
 }
 
+// Passivating reports whether the actor decided to stop for good (one atomic load):
+// callers holding the link look the name up again.
+func (l *BudgetLink) Passivating() bool { return l.retiring() }
+
 // Origin returns the configuration the budget was created with.
 func (l *BudgetLink) Origin() policy.BudgetPolicy { return l.origin }
 

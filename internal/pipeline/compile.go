@@ -9,7 +9,7 @@ import (
 )
 
 // stage is one policy of a compiled pipeline: a *retryStage, *breakerStage,
-// *limiterStage or *timeoutStage. Stages run outermost first; run dispatches on the
+// *limiterStage, *timeoutStage or *hedgeStage. Stages run outermost first; run dispatches on the
 // concrete type.
 type stage interface{ isStage() }
 

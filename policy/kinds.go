@@ -17,6 +17,7 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("combine", encodeCombine, decodeCombine),
 	entry[Policy]("retry_budget", encodeBudget, decodeBudget),
 	entry[Policy]("hedge", encodeHedge, decodeHedge),
+	entry[Policy]("fallback", encodeFallback, decodeFallback),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -20,6 +20,7 @@ func TestKindTablesAgree(t *testing.T) {
 		"combine":         Combine(Retry(2), Timeout(time.Second)),
 		"retry_budget":    RetryBudget(0.2),
 		"hedge":           Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend"),
+		"fallback":        Fallback().OnKinds("circuit_open", "timeout").WithValue(map[string]int{"stock": 0}),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

@@ -46,6 +46,9 @@ type Metrics struct {
 	ActorRestarts uint64
 	// DroppedEvents counts events not delivered because a subscriber's buffer was full.
 	DroppedEvents uint64
+	// Fallbacks counts failed outcomes a Fallback replaced (the operation counts as a
+	// success when the fallback's value or function rescued it).
+	Fallbacks uint64
 	// Breakers maps each live breaker's name to its stats.
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
@@ -74,6 +77,7 @@ func (e *Engine) Metrics() Metrics {
 		Panics:               c.Panics.Load(),
 		ActorRestarts:        c.Restarts.Load(),
 		DroppedEvents:        c.EventsDropped.Load(),
+		Fallbacks:            c.Fallbacks.Load(),
 		Breakers:             e.env.Registry.Breakers.Stats(),
 		Limiters:             e.env.Registry.Limiters.Stats(),
 		Budgets:              e.env.Registry.Budgets.Stats(),

@@ -366,3 +366,72 @@ func TestRetryFieldsStringAndJSON(t *testing.T) {
 		}
 	}
 }
+
+// generator is a Backoff computed from the attempt number, like Polly's
+// DelayGenerator: 10ms × attempt².
+type generator struct{ seen *[]int }
+
+func (g generator) Delay(attempt int) time.Duration {
+	*g.seen = append(*g.seen, attempt)
+	return time.Duration(attempt*attempt) * 10 * time.Millisecond
+}
+func (generator) Validate() error { return nil }
+
+// TestRetryDelayGenerator: Polly's retry delay generator re-expressed: a Backoff
+// computed per attempt is asked with 1, 2, 3 and each wait is exactly its delay, which
+// RetryScheduled reports (RT-5).
+func TestRetryDelayGenerator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		e := newEngine(t, WithObserver(rec))
+		var seen []int
+		p := policy.Retry(4).WithBackoff(generator{&seen})
+		begin := time.Now()
+		var starts []time.Duration
+		_, err := ExecuteWithPolicy(context.Background(), e, p, func(context.Context) (int, error) {
+			starts = append(starts, time.Since(begin))
+			return 0, errTemporary
+		})
+		if !errors.Is(err, policy.ErrRetryExhausted) {
+			t.Fatalf("err = %v", err)
+		}
+		want := []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond, 140 * time.Millisecond}
+		if len(starts) != 4 || len(seen) != 3 || seen[0] != 1 || seen[2] != 3 {
+			t.Fatalf("starts %v, generator asked %v", starts, seen)
+		}
+		for i := range want {
+			if starts[i] != want[i] {
+				t.Fatalf("starts %v, want %v", starts, want)
+			}
+		}
+		for i, r := range rec.of("RetryScheduled") {
+			if d := r.info.(RetryInfo).Delay; d != time.Duration((i+1)*(i+1))*10*time.Millisecond {
+				t.Fatalf("RetryScheduled %d: delay %v", i, d)
+			}
+		}
+	})
+}
+
+// TestFunctionContextDeadlineIsTheEarlier: the function's ctx carries the caller's
+// values and its deadline is the earlier of the caller's and the innermost timeout's
+// (IN-20).
+func TestFunctionContextDeadlineIsTheEarlier(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		type key struct{}
+		for _, tc := range []struct {
+			caller, timeout time.Duration
+		}{{time.Second, 100 * time.Millisecond}, {50 * time.Millisecond, time.Second}} {
+			ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, 1), tc.caller)
+			begin := time.Now()
+			_, _ = ExecuteWithPolicy(ctx, e, fastRetry(2).WithAttemptTimeout(tc.timeout), func(ctx context.Context) (int, error) {
+				dl, ok := ctx.Deadline()
+				if want := begin.Add(min(tc.caller, tc.timeout)); !ok || !dl.Equal(want) || ctx.Value(key{}) != 1 {
+					t.Errorf("caller %v, timeout %v: deadline %v (%v), want %v", tc.caller, tc.timeout, dl, ok, want)
+				}
+				return 1, nil
+			})
+			cancel()
+		}
+	})
+}

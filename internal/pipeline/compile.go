@@ -9,7 +9,8 @@ import (
 )
 
 // stage is one policy of a compiled pipeline: a *retryStage, *breakerStage,
-// *limiterStage, *timeoutStage or *hedgeStage. Stages run outermost first; run dispatches on the
+// *limiterStage, *timeoutStage, *hedgeStage or *fallbackStage. Stages run outermost first;
+// run dispatches on the
 // concrete type.
 type stage interface{ isStage() }
 
@@ -30,6 +31,12 @@ type Plan struct {
 	attempts int
 	backoff  policy.Backoff
 	budget   *budgetRef // a direct Retry's retry budget; nil: none
+	// fallbacks are the plan's Fallback stages, which a call checks its result type
+	// against before it enters the engine (checkFallbacks); nil for most plans.
+	fallbacks []*fallbackStage
+	// outer is a Fallback stage that comes first: execute applies it around the other
+	// stages, so that it is not one more stage on the success path; nil for none.
+	outer *fallbackStage
 }
 
 // ID returns the operation ID the plan was prepared for.
@@ -46,7 +53,7 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
-		if !plainRetry(withoutBudget(pp)) {
+		if unbudgeted := withoutBudget(pp); !plainRetry(&unbudgeted) {
 			return env.prepareStages(pl, p)
 		}
 		if err := validate(pp); err != nil {
@@ -67,7 +74,7 @@ func (env *Env) prepareStages(pl *Plan, p policy.Policy) (*Plan, error) {
 	if c.err != nil {
 		return nil, InvalidPolicy(pl.id, c.err)
 	}
-	pl.stages, pl.byID = c.stages, c.byID
+	pl.stages, pl.byID, pl.fallbacks, pl.outer = c.stages, c.byID, c.fallbacks, c.outer
 	if pl.byID && pl.id != "" && !utf8.ValidString(pl.id) {
 		return nil, Invalid(pl.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
@@ -143,11 +150,35 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 		case policy.BudgetPolicy:
 			pl.stages, pl.byID = nil, false
 			pl.err = errBudgetRuns
+		case policy.FallbackPolicy:
+			s, err := compileFallback(env, q)
+			if err != nil {
+				pl.stages, pl.byID, pl.fallbacks = nil, false, nil
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
+			pl.fallbacks = append(pl.fallbacks, s)
 		default:
 			pl.stages, pl.byID = nil, false
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
 		}
 	})
+	if pl.err != nil {
+		pl.fallbacks = nil
+	}
+	hoistOuterFallback(pl)
+}
+
+// hoistOuterFallback moves a Fallback stage that comes first out of pl's stages into
+// pl.outer, for execute to apply.
+func hoistOuterFallback(pl *Plan) {
+	if pl.err != nil || len(pl.stages) == 0 {
+		return
+	}
+	if fb, ok := pl.stages[0].(*fallbackStage); ok {
+		pl.outer, pl.stages = fb, pl.stages[1:]
+	}
 }
 
 // walk calls f on every non-combined policy in p, in order; a policy.Spec is unwrapped.

@@ -30,6 +30,9 @@ type Env struct {
 	// Classifiers are the registered outcome classifiers that policies name.
 	Classifiers Classifiers
 
+	// Fallbacks are the registered fallback functions that policies name.
+	Fallbacks Fallbacks
+
 	// Observer receives the calls' happenings (supervisor.WithObserver); nil: none.
 	Observer       Observer
 	observerWarned observerWarned

@@ -35,6 +35,7 @@ type descs struct {
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
 	hedgesStarted, hedgeWins                                           *prometheus.Desc
+	fallbacks                                                          *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -70,6 +71,8 @@ func newDescs(histogram bool) descs {
 			"Hedged calls that succeeded, by the attempt that won: the primary or a hedge.",
 			[]string{"winner"}, nil),
 	}
+	d.fallbacks = prometheus.NewDesc("bulwark_fallbacks_total",
+		"Failed outcomes a fallback policy replaced with its value or function.", nil, nil)
 	if histogram {
 		d.duration = prometheus.NewDesc("bulwark_operation_duration_seconds",
 			"Time an operation took from entry to return, all its attempts and waits included.", nil, nil)
@@ -108,6 +111,7 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range col.families {
 		f.Describe(ch)
 	}
+	ch <- d.fallbacks
 	if d.duration != nil {
 		ch <- d.duration
 	}
@@ -138,6 +142,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.hedgesStarted, c.HedgesStarted.Load())
 	counter(d.hedgeWins, c.HedgeWinsPrimary.Load(), "primary")
 	counter(d.hedgeWins, c.HedgeWinsHedge.Load(), "hedge")
+	counter(d.fallbacks, c.Fallbacks.Load())
 
 	actor := func(kind, name string, depth int64, restarts uint64) {
 		gauge(d.actorDepth, float64(max(depth, 0)), kind, name)

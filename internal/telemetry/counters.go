@@ -23,6 +23,7 @@ type Counters struct {
 	Restarts      atomic.Uint64 // restarts of breaker and limiter actors
 	EventsDropped atomic.Uint64 // events that did not fit a subscriber's buffer
 	SupRestarts   atomic.Uint64 // panics the supervisor actor recovered from
+	Fallbacks     atomic.Uint64 // failed outcomes a Fallback stage replaced (its function ran)
 
 	HedgesStarted    atomic.Uint64 // hedges started (primary attempts not counted)
 	HedgeWinsPrimary atomic.Uint64 // hedged calls the primary attempt won

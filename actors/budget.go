@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/names"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -33,8 +34,8 @@ type BudgetView struct {
 // and Stats concurrently; everything else belongs to the actor.
 type BudgetLink struct {
 	link
-	deposited atomic.Uint64 // deposits by callers, since creation
-	allowance atomic.Int64  // withdrawals callers may take without asking
+	deposited stripe.Counter // deposits by callers, since creation: striped, as every first attempt adds
+	allowance atomic.Int64   // withdrawals callers may take without asking
 	view      atomic.Pointer[BudgetView]
 	origin    policy.BudgetPolicy
 	own       *budgetOwner
@@ -75,6 +76,10 @@ func (l *BudgetLink) TryWithdraw() bool {
 		}
 	}
 }
+
+// Passivating reports whether the actor decided to stop for good (one atomic load):
+// callers holding the link look the name up again.
+func (l *BudgetLink) Passivating() bool { return l.retiring() }
 
 // Origin returns the configuration the budget was created with.
 func (l *BudgetLink) Origin() policy.BudgetPolicy { return l.origin }

@@ -164,3 +164,28 @@ func TestTokenBudgetBoundOverAnyTTL(t *testing.T) {
 		}
 	}
 }
+
+// BG-5: a budget's link serves withdrawals from the allowance it published, without its
+// actor, until the allowance is spent; deposits are counted at once by Stats.
+func TestBudgetLinkServesThePublishedAllowance(t *testing.T) {
+	l := NewBudgetLink("b", policy.BudgetPolicy{Ratio: 0.5, MinPerSecond: 1, TTL: 3 * time.Second}, budgetT0, Hooks{})
+	for i := range 3 {
+		if !l.TryWithdraw() {
+			t.Fatalf("withdrawal %d of the reserve of 3 refused", i+1)
+		}
+	}
+	if l.TryWithdraw() {
+		t.Fatal("a 4th withdrawal was served: the allowance was 3")
+	}
+	l.Deposit()
+	l.Deposit()
+	s := l.Stats()
+	if s.Deposits != 2 || s.Withdrawals != 3 || s.Balance != 1 {
+		t.Fatalf("stats %+v, want 2 deposits, 3 withdrawals and a balance of 3 - 3 + 2 × 0.5", s)
+	}
+	// The actor drains the deposits into a new allowance.
+	l.settle(budgetT0.Add(time.Millisecond))
+	if !l.TryWithdraw() || l.TryWithdraw() {
+		t.Fatal("after the drain the allowance must be exactly the one retry 2 deposits pay for")
+	}
+}

@@ -207,3 +207,24 @@ func TestBudgetRegisteredIsReconfiguredAndKept(t *testing.T) {
 		}
 	})
 }
+
+// BG-4: a refused retry is a Rejected of kind "budget" for the Observer, carrying the
+// refusal.
+func TestBudgetRefusalIsObserved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		e := newEngine(t, WithObserver(rec))
+		if err := e.RegisterBudget("ob-r", policy.BudgetPolicy{}); err != nil {
+			t.Fatal(err)
+		}
+		ExecuteWithPolicy(context.Background(), e, noWait(3).WithBudget("ob-r"), failing)
+		rej := rec.of("Rejected")
+		if len(rej) != 1 {
+			t.Fatalf("Rejected %v, want one", rej)
+		}
+		ri := rej[0].info.(RejectionInfo)
+		if ri.Kind != "budget" || ri.Name != "ob-r" || !errors.Is(ri.Err, policy.ErrBudgetExhausted) || !errors.Is(ri.Err, errTemporary) {
+			t.Fatalf("Rejected %+v", ri)
+		}
+	})
+}

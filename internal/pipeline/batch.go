@@ -250,7 +250,7 @@ func (b *batch[T]) compile() {
 		}
 	}
 	pl := b.env.plans.get(b.env, b.p)
-	if pl.outer != nil || pl.direct {
+	if pl.outer != nil || pl.budget != nil || pl.direct {
 		b.general = true
 		return
 	}

@@ -18,6 +18,20 @@ type budgetRef struct {
 	cached atomic.Pointer[actors.BudgetLink]
 }
 
+// withoutBudget returns p with no Budget, to ask whether the rest of it is plain.
+func withoutBudget(p policy.RetryPolicy) policy.RetryPolicy {
+	p.Budget = ""
+	return p
+}
+
+// directRules are the retry rules of a direct (plain) Retry of c: plainRules, with the
+// plan's budget when it has one.
+func (c *Call) directRules() retryRules {
+	rules := plainRules
+	rules.budget = c.budget
+	return rules
+}
+
 // newBudgetRef returns the reference to the budget name, or nil for "" (no budget).
 func newBudgetRef(name string) *budgetRef {
 	if name == "" {
@@ -39,11 +53,23 @@ func (b *budgetRef) link(c *Call) (*actors.BudgetLink, error) {
 	return l, err
 }
 
-// deposit pays one first attempt into the budget b: one atomic add once the budget is
-// resolved. It runs after the first attempt, so a budget never delays one (BG-3); a
-// budget that cannot be resolved (the engine is shutting down, the caller gave up) gets
-// no deposit, and the call's result stands.
+// deposit pays one first attempt into the budget b: one striped atomic add once the
+// budget is resolved. It runs after the first attempt, so a budget never delays one
+// (BG-3). The cached actor is used until it passivates; a deposit that lands as it stops
+// is lost, as are the deposits of a budget that cannot be resolved (the engine is
+// shutting down, the caller gave up): the call's result stands.
 func (c *Call) deposit(b *budgetRef) {
+	if l := b.cached.Load(); l != nil && !l.Passivating() {
+		l.Deposit()
+		return
+	}
+	c.depositSlow(b)
+}
+
+// depositSlow is deposit for a budget not resolved yet, or passivated.
+//
+//go:noinline
+func (c *Call) depositSlow(b *budgetRef) {
 	l, err := b.link(c)
 	if err != nil {
 		if ce := c.env.Log.Check(zap.DebugLevel, "retry budget deposit skipped"); ce != nil {

@@ -24,6 +24,7 @@ type Call struct {
 	// started counts the call's attempts where a Timeout stage that gave up can read them
 	// while its goroutine still runs: set by the outermost Timeout stage, nil outside one.
 	started  *atomic.Int64
+	budget   *budgetRef // the retry budget of a direct Retry (a prepared plan's); nil: none
 	start    time.Time
 	critical bool
 	logged   bool // "applying policy" was logged for this call (before a retry)
@@ -149,6 +150,7 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 	}
 	c.env = pl.env
 	c.policy = pl.policy
+	c.budget = pl.budget
 	return execute(c, pl.env, pl.stages, pl.outer, pl.direct, pl.attempts, pl.backoff, fn)
 }
 
@@ -168,8 +170,12 @@ func execute[T any](c *Call, env *Env, stages []stage, outer *fallbackStage, dir
 	}
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
-		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
+		v, err = invoke(c.caller, c, fn)
+		if c.budget != nil {
+			c.deposit(c.budget) // after the attempt: a budget never delays one (BG-3)
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, c.directRules(), nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
@@ -206,8 +212,11 @@ func executeObserved[T any](c *Call, env *Env, stages []stage, outer *fallbackSt
 		if c.attempts > 0 {
 			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
 		}
+		if c.budget != nil {
+			c.deposit(c.budget)
+		}
 		if err != nil && attempts > 0 {
-			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
+			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, c.directRules(), nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(ctx, c, stages, fn)

@@ -29,6 +29,7 @@ type Plan struct {
 	direct   bool
 	attempts int
 	backoff  policy.Backoff
+	budget   *budgetRef // a direct Retry's retry budget; nil: none
 	// fallbacks are the plan's Fallback stages, which a call checks its result type
 	// against before it enters the engine (checkFallbacks); nil for most plans.
 	fallbacks []*fallbackStage
@@ -51,13 +52,15 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
-		if !plainRetry(&pp) {
+		if unbudgeted := withoutBudget(pp); !plainRetry(&unbudgeted) {
 			return env.prepareStages(pl, p)
 		}
 		if err := validate(pp); err != nil {
 			return nil, InvalidPolicy(id, err)
 		}
-		pl.direct, pl.attempts, pl.backoff = true, pp.MaxAttempts, pp.Backoff
+		// A plain Retry with a budget stays direct: its first attempt deposits with one
+		// atomic add, and the loop withdraws (BG-1).
+		pl.direct, pl.attempts, pl.backoff, pl.budget = true, pp.MaxAttempts, pp.Backoff, newBudgetRef(pp.Budget)
 	default:
 		return env.prepareStages(pl, p)
 	}

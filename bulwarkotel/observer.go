@@ -119,7 +119,7 @@ func noopTracing(tp trace.TracerProvider) bool {
 		return true
 	}
 	//lint:ignore SA1019 the deprecated no-op provider is still handed around.
-	return tp == trace.NewNoopTracerProvider() //nolint:staticcheck // see above
+	return tp == trace.NewNoopTracerProvider()
 }
 
 // noopMetrics reports whether mp records nothing: nil or the API's no-op provider.
@@ -194,6 +194,7 @@ type opKey struct{}
 // operation is what the Observer keeps of one call, in the context OperationStarted
 // returns: only when a signal is on.
 type operation struct {
+	obs   *Observer // the Observer that made it: another one ignores it
 	id    string
 	stage string // the stage that numbers the call's attempts: "retry" or "call"
 	start time.Time
@@ -215,8 +216,14 @@ type attempt struct {
 	verdict    policy.Verdict
 }
 
-func operationFrom(ctx context.Context) *operation {
+// operationFrom returns the state o keeps in ctx for the operation, nil when it keeps
+// none: the signals are off, or the state is another Observer's (a call made by an
+// engine's function on an engine with another Observer).
+func (o *Observer) operationFrom(ctx context.Context) *operation {
 	op, _ := ctx.Value(opKey{}).(*operation)
+	if op == nil || op.obs != o {
+		return nil
+	}
 	return op
 }
 
@@ -234,7 +241,7 @@ func (o *Observer) OperationStarted(ctx context.Context, info supervisor.Operati
 	if o.tracer == nil && !o.metricsOn(ctx) {
 		return ctx
 	}
-	op := &operation{id: info.ID, stage: stageOf(info.Policy, 0), start: time.Now()}
+	op := &operation{obs: o, id: info.ID, stage: stageOf(info.Policy, 0), start: time.Now()}
 	if o.tracer != nil {
 		name := "bulwark"
 		if info.ID != "" {
@@ -251,7 +258,7 @@ func (o *Observer) OperationStarted(ctx context.Context, info supervisor.Operati
 // "bulwark attempt", from its start to its end; the first attempt's span is made once a
 // second attempt shows there are several, and a call with one attempt has none.
 func (o *Observer) AttemptFinished(ctx context.Context, a supervisor.AttemptInfo) {
-	op := operationFrom(ctx)
+	op := o.operationFrom(ctx)
 	if op == nil {
 		return
 	}
@@ -326,7 +333,7 @@ func (o *Observer) attemptSpan(ctx context.Context, op *operation, a attempt) {
 // RetryScheduled counts the retry and adds a "bulwark.retry" event to the operation's
 // span (the failed attempt's number and its error kind).
 func (o *Observer) RetryScheduled(ctx context.Context, r supervisor.RetryInfo) {
-	op := operationFrom(ctx)
+	op := o.operationFrom(ctx)
 	if op == nil {
 		return
 	}
@@ -350,7 +357,7 @@ func (o *Observer) RetryScheduled(ctx context.Context, r supervisor.RetryInfo) {
 // Rejected counts the refusal and adds a "bulwark.rejected" event to the operation's span
 // (the stage's kind and name, and the refusal's kind).
 func (o *Observer) Rejected(ctx context.Context, r supervisor.RejectionInfo) {
-	op := operationFrom(ctx)
+	op := o.operationFrom(ctx)
 	if op == nil {
 		return
 	}
@@ -365,7 +372,7 @@ func (o *Observer) Rejected(ctx context.Context, r supervisor.RejectionInfo) {
 // FallbackExecuted counts the fallback and adds a "bulwark.fallback" event to the
 // operation's span (the kind of the failure it replaces).
 func (o *Observer) FallbackExecuted(ctx context.Context, f supervisor.FallbackInfo) {
-	op := operationFrom(ctx)
+	op := o.operationFrom(ctx)
 	if op == nil {
 		return
 	}
@@ -383,7 +390,7 @@ func (o *Observer) FallbackExecuted(ctx context.Context, f supervisor.FallbackIn
 // when the call failed; Unset when it succeeded. A timeout that no attempt reported adds
 // a "bulwark.timeout" event first.
 func (o *Observer) OperationFinished(ctx context.Context, info supervisor.OperationInfo, err error) {
-	op := operationFrom(ctx)
+	op := o.operationFrom(ctx)
 	if op == nil {
 		return
 	}

@@ -701,3 +701,28 @@ func mapsEqual[V comparable](got, want map[string]V) bool {
 	}
 	return true
 }
+
+// A call on another engine, whose Observer has its signals off, made from inside an
+// observed call's function, adds nothing to the outer call's span.
+func TestNestedCallOnAnotherObserverLeavesTheSpanAlone(t *testing.T) {
+	r := newRig(t)
+	quiet := newEngine(t, supervisor.WithObserver(noopObserver(t)))
+	pl, err := r.e.Prepare("outer", policy.None())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := policy.Policy(retry3)
+	_, err = supervisor.ExecutePlan(context.Background(), pl, func(ctx context.Context) (string, error) {
+		var seen []trace.SpanContext
+		return supervisor.ExecuteWithPolicy(ctx, quiet, inner, failTwice(&seen))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(r.spans.Ended()); !slices.Equal(got, []string{"bulwark outer"}) {
+		t.Errorf("spans %v, want only the outer call's", got)
+	}
+	if evs := events(onlySpan(t, r, "bulwark outer")); len(evs) != 0 {
+		t.Errorf("outer span's events %q, want none: the retries were another engine's", evs)
+	}
+}

@@ -426,7 +426,7 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 		"bulwark_actor_mailbox_depth", "bulwark_actor_restarts_total",
 		"bulwark_breaker_calls_total", "bulwark_breaker_failure_rate", "bulwark_breaker_slow_call_rate",
 		"bulwark_breaker_slow_calls_total", "bulwark_breaker_state", "bulwark_breaker_trips_total",
-		"bulwark_circuit_breaker_trips_total", "bulwark_dropped_events_total",
+		"bulwark_circuit_breaker_trips_total", "bulwark_dropped_events_total", "bulwark_fallbacks_total",
 		"bulwark_limiter_admitted_total", "bulwark_limiter_rejected_total",
 		"bulwark_limiter_tokens", "bulwark_limiter_waiting",
 		"bulwark_operation_duration_seconds", "bulwark_operations_total",

@@ -63,7 +63,7 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	c.policy = p
 	switch pp := p.(type) {
 	case policy.NonePolicy:
-		return execute(c, env, nil, true, 0, nil, fn)
+		return execute(c, env, nil, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
 		if !plainRetry(pp) {
 			break // a plan: a classifier to look up, an attempt timeout's stage...
@@ -74,7 +74,7 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 				return v, err
 			}
 		}
-		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
+		return execute(c, env, nil, nil, true, pp.MaxAttempts, pp.Backoff, fn)
 	}
 	pl, err := env.route(c, p)
 	if err != nil {
@@ -85,7 +85,7 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 			return v, err
 		}
 	}
-	return execute(c, env, pl.stages, false, 0, nil, fn)
+	return execute(c, env, pl.stages, pl.outer, false, 0, nil, fn)
 }
 
 // checkInput is the error of a call refused before anything ran: a nil context (checked
@@ -143,17 +143,19 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 	}
 	c.env = pl.env
 	c.policy = pl.policy
-	return execute(c, pl.env, pl.stages, pl.direct, pl.attempts, pl.backoff, fn)
+	return execute(c, pl.env, pl.stages, pl.outer, pl.direct, pl.attempts, pl.backoff, fn)
 }
 
 // execute runs a call through the gate: stages, or with direct none or a plain retry of
-// attempts (0: none) waiting backoff between them.
-func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+// attempts (0: none) waiting backoff between them. outer is the plan's outermost
+// Fallback stage, nil for none: it is applied here rather than as a stage, so that on
+// the success path it costs one test.
+func execute[T any](c *Call, env *Env, stages []stage, outer *fallbackStage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
 	if !c.enter() {
 		return v, Shutdown(c.id)
 	}
 	if env.Observer != nil {
-		return executeObserved(c, env, stages, direct, attempts, backoff, fn)
+		return executeObserved(c, env, stages, outer, direct, attempts, backoff, fn)
 	}
 	if env.Hist != nil {
 		c.start = time.Now()
@@ -165,6 +167,9 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
+		if outer != nil && (err != nil || outer.classifier != nil) {
+			v, err = fallBack(c.caller, c, outer, v, err)
+		}
 	}
 	if err != nil {
 		err = c.failure(err)
@@ -183,7 +188,7 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 // execute without an observer pays one test.
 //
 //go:noinline
-func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+func executeObserved[T any](c *Call, env *Env, stages []stage, outer *fallbackStage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
 	if env.Hist != nil {
 		c.start = time.Now()
 	}
@@ -202,6 +207,9 @@ func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, atte
 		v, err = run(ctx, c, stages, fn)
 		if c.attempts > 0 {
 			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if outer != nil && (err != nil || outer.classifier != nil) {
+			v, err = fallBack(ctx, c, outer, v, err)
 		}
 	}
 	if err != nil {

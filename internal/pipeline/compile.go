@@ -31,6 +31,9 @@ type Plan struct {
 	// fallbacks are the plan's Fallback stages, which a call checks its result type
 	// against before it enters the engine (checkFallbacks); nil for most plans.
 	fallbacks []*fallbackStage
+	// outer is a Fallback stage that comes first: execute applies it around the other
+	// stages, so that it is not one more stage on the success path; nil for none.
+	outer *fallbackStage
 }
 
 // ID returns the operation ID the plan was prepared for.
@@ -66,7 +69,7 @@ func (env *Env) prepareStages(pl *Plan, p policy.Policy) (*Plan, error) {
 	if c.err != nil {
 		return nil, InvalidPolicy(pl.id, c.err)
 	}
-	pl.stages, pl.byID, pl.fallbacks = c.stages, c.byID, c.fallbacks
+	pl.stages, pl.byID, pl.fallbacks, pl.outer = c.stages, c.byID, c.fallbacks, c.outer
 	if pl.byID && pl.id != "" && !utf8.ValidString(pl.id) {
 		return nil, Invalid(pl.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
@@ -145,6 +148,21 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
 		}
 	})
+	if pl.err != nil {
+		pl.fallbacks = nil
+	}
+	hoistOuterFallback(pl)
+}
+
+// hoistOuterFallback moves a Fallback stage that comes first out of pl's stages into
+// pl.outer, for execute to apply.
+func hoistOuterFallback(pl *Plan) {
+	if pl.err != nil || len(pl.stages) == 0 {
+		return
+	}
+	if fb, ok := pl.stages[0].(*fallbackStage); ok {
+		pl.outer, pl.stages = fb, pl.stages[1:]
+	}
 }
 
 // walk calls f on every non-combined policy in p, in order; a policy.Spec is unwrapped.

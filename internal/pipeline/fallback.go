@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -103,11 +104,11 @@ func (*fallbackStage) isStage() {}
 // fallbackFor is a fallback stage made ready for one result type T: the value decoded
 // into T, or the registered function for T, or why T does not fit.
 type fallbackFor struct {
-	key   any           // (*T)(nil): identifies T without reflection
-	reg   *fallbackFunc // the registration it was made from (Func), to notice a new one
-	value any           // a T (Value), or nil
-	fn    any           // func(context.Context, error) (T, error) (Func with the same T)
-	err   error         // T does not fit: the cause of ErrInvalidPolicy
+	typ   unsafe.Pointer // typeWord of (*T)(nil): identifies T in one compare
+	reg   *fallbackFunc  // the registration it was made from (Func), to notice a new one
+	value any            // a T (Value), or nil
+	fn    any            // func(context.Context, error) (T, error) (Func with the same T)
+	err   error          // T does not fit: the cause of ErrInvalidPolicy
 }
 
 func compileFallback(env *Env, p policy.FallbackPolicy) (*fallbackStage, error) {
@@ -129,18 +130,18 @@ func compileFallback(env *Env, p policy.FallbackPolicy) (*fallbackStage, error) 
 func isUnit[T any]() bool { _, ok := any((*T)(nil)).(*struct{}); return ok }
 func isAny[T any]() bool  { _, ok := any((*T)(nil)).(*any); return ok }
 
-// forType returns the stage made ready for T: one atomic load and a compare when T is
-// the type seen last.
+// forType returns the stage made ready for T: one atomic load and a compare of type
+// words when T is the type seen last (and, for a Func, one more load).
 func forType[T any](s *fallbackStage) *fallbackFor {
-	key := any((*T)(nil))
-	if f := s.last.Load(); f != nil && f.key == key && (s.fn == nil || f.reg == s.fn.cur.Load()) {
+	typ := typeWord(any((*T)(nil)))
+	if f := s.last.Load(); f != nil && f.typ == typ && (s.fn == nil || f.reg == s.fn.cur.Load()) {
 		return f
 	}
-	return forTypeSlow[T](s, key)
+	return forTypeSlow[T](s, typ)
 }
 
 // forTypeSlow prepares s for T (decoding Value into T once), caches it and returns it.
-func forTypeSlow[T any](s *fallbackStage, key any) *fallbackFor {
+func forTypeSlow[T any](s *fallbackStage, typWord unsafe.Pointer) *fallbackFor {
 	typ := reflect.TypeFor[T]()
 	var reg *fallbackFunc
 	if s.fn != nil {
@@ -152,7 +153,7 @@ func forTypeSlow[T any](s *fallbackStage, key any) *fallbackFor {
 			return f
 		}
 	}
-	f := &fallbackFor{key: key, reg: reg}
+	f := &fallbackFor{typ: typWord, reg: reg}
 	switch {
 	case reg != nil:
 		if fn, ok := reg.typed.(func(context.Context, error) (T, error)); ok {

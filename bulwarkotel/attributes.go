@@ -62,6 +62,15 @@ func kindOf(err error) string {
 	return "failure"
 }
 
+// causeKind is the kind of a failure that caused a retry or a fallback: kindOf, and
+// "failure" for a nil err (a value a classifier judged a failure).
+func causeKind(err error) string {
+	if err == nil {
+		return "failure"
+	}
+	return kindOf(err)
+}
+
 // outcomeOf is an operation's outcome: "success" for a nil err, else its kind.
 func outcomeOf(err error) string {
 	if err == nil {

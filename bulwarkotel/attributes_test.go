@@ -48,6 +48,9 @@ func TestKindOfNamesTheSentinelNeverTheText(t *testing.T) {
 			}
 		})
 	}
+	if got := causeKind(nil); got != "failure" {
+		t.Errorf("causeKind(nil) = %q, want failure", got)
+	}
 	if got := outcomeOf(nil); got != "success" {
 		t.Errorf("outcomeOf(nil) = %q, want success", got)
 	}

@@ -325,7 +325,11 @@ func (o *Observer) attemptSpan(ctx context.Context, op *operation, a attempt) {
 	_, span := o.tracer.Start(parent, "bulwark attempt", trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithTimestamp(a.start), trace.WithAttributes(attrs...))
 	if a.verdict == policy.Failure || a.verdict == policy.Abort {
-		span.SetStatus(codes.Error, kindOf(a.err))
+		desc := kindOf(a.err)
+		if desc == "" {
+			desc = a.verdict.String() // a value its classifier judged: no error to name
+		}
+		span.SetStatus(codes.Error, desc)
 	}
 	span.End(trace.WithTimestamp(a.end))
 }
@@ -337,7 +341,7 @@ func (o *Observer) RetryScheduled(ctx context.Context, r supervisor.RetryInfo) {
 	if op == nil {
 		return
 	}
-	kind := kindOf(r.Err)
+	kind := causeKind(r.Err)
 	if o.meter != nil && o.retries.Enabled(ctx) {
 		o.retries.Add(ctx, 1, o.sets.get(setKey{sig: sigRetry, a: op.id, b: kind}))
 	}
@@ -376,7 +380,7 @@ func (o *Observer) FallbackExecuted(ctx context.Context, f supervisor.FallbackIn
 	if op == nil {
 		return
 	}
-	kind := kindOf(f.Cause)
+	kind := causeKind(f.Cause)
 	if o.meter != nil && o.fallbacks.Enabled(ctx) {
 		o.fallbacks.Add(ctx, 1, o.sets.get(setKey{sig: sigFallback, a: op.id, b: kind}))
 	}

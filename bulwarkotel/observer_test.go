@@ -726,3 +726,47 @@ func TestNestedCallOnAnotherObserverLeavesTheSpanAlone(t *testing.T) {
 		t.Errorf("outer span's events %q, want none: the retries were another engine's", evs)
 	}
 }
+
+// IN-19: a value a classifier judged a failure makes a failed attempt span with no
+// error kind, and the value never becomes an attribute.
+func TestClassifiedValueFailure(t *testing.T) {
+	r := newRig(t, supervisor.WithClassifier("status", func(v any, err error) policy.Verdict {
+		if err != nil || v == "503 secret-body" {
+			return policy.Failure
+		}
+		return policy.Success
+	}))
+	pl, err := r.e.Prepare("fetch", retry3.WithClassifier("status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	v, err := supervisor.ExecutePlan(context.Background(), pl, func(context.Context) (string, error) {
+		if n++; n == 1 {
+			return "503 secret-body", nil
+		}
+		return "200", nil
+	})
+	if v != "200" || err != nil {
+		t.Fatalf("ExecutePlan = %q, %v; want 200, nil", v, err)
+	}
+	tries := r.spanNamed("bulwark attempt")
+	if len(tries) != 2 {
+		t.Fatalf("%d attempt spans, want 2", len(tries))
+	}
+	slices.SortFunc(tries, func(a, b sdktrace.ReadOnlySpan) int { return a.StartTime().Compare(b.StartTime()) })
+	if st := tries[0].Status(); st.Code != codes.Error || st.Description != "failure" {
+		t.Errorf("first attempt's status %v, want Error failure", st)
+	}
+	if got, want := attrs(tries[0].Attributes()), "bulwark.attempt=1 bulwark.attempt.hedge=false bulwark.operation=fetch bulwark.outcome=failure"; got != want {
+		t.Errorf("first attempt's attributes %q, want %q", got, want)
+	}
+	if got, want := events(onlySpan(t, r, "bulwark fetch")), []string{"bulwark.retry{bulwark.attempt=1 error.type=failure}"}; !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	for _, val := range r.allAttributeValues(t) {
+		if strings.Contains(val, "secret") {
+			t.Errorf("recorded value %q holds the function's value", val)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/bulwark-go/bulwark/bulwarkotel"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
+	"go.opentelemetry.io/otel"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -54,6 +55,11 @@ func TestNoopProvidersAddNoAllocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The global MeterProvider before one is set: its instruments say they are disabled.
+	globalObs, err := bulwarkotel.NewObserver(otel.GetMeterProvider(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	engines := []struct {
 		name string
 		opts []supervisor.Option
@@ -62,6 +68,7 @@ func TestNoopProvidersAddNoAllocation(t *testing.T) {
 		{"NopObserver", []supervisor.Option{supervisor.WithObserver(supervisor.NopObserver{})}},
 		{"no-op providers", []supervisor.Option{supervisor.WithObserver(noopObserver(t))}},
 		{"nil providers", []supervisor.Option{supervisor.WithObserver(nilObs)}},
+		{"unset global meter", []supervisor.Option{supervisor.WithObserver(globalObs)}},
 	}
 	allocs := map[string][]float64{}
 	for _, eng := range engines {

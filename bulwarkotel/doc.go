@@ -66,7 +66,8 @@
 // "circuit_forced_open", "rate_limited", "timeout", "retry_exhausted", "cancelled",
 // "invalid_policy", "panic", "shutdown", "overloaded", "concurrency_limited",
 // "budget_exhausted" (the names policy.FallbackKinds uses) — or "cancelled" and
-// "deadline_exceeded" for the context errors, or "failure" for the function's own error.
+// "deadline_exceeded" for the context errors, or "failure" for the function's own error
+// (and for a value a classifier judged a failure).
 // Operation IDs and stage names are the application's choice: keep them few (a name per
 // route, not per request).
 //
@@ -76,5 +77,8 @@
 // go.opentelemetry.io/otel/trace/noop) for both signals, the Observer keeps no state and
 // a call allocates nothing more than it does without an Observer. With providers that
 // record, each call keeps a small state in its context; attribute sets are built once
-// and reused.
+// and reused. The global providers (otel.GetMeterProvider, otel.GetTracerProvider) are
+// not no-op types: the global meter's instruments report themselves disabled until a
+// provider is set, so metrics cost nothing before then, but the global tracer starts
+// (non-recording) spans; pass the providers you configured.
 package bulwarkotel

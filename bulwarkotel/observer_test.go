@@ -770,3 +770,65 @@ func TestClassifiedValueFailure(t *testing.T) {
 		}
 	}
 }
+
+// IN-19: a hedged call, told to the Observer as a hedging stage does (the hedge and
+// the primary end on their own goroutines, the hedge first): two attempt spans, and the
+// hedge's attempt is counted with bulwark.stage="hedge".
+func TestHedgedAttemptsAreSpans(t *testing.T) {
+	r := newRig(t)
+	ctx := r.obs.OperationStarted(context.Background(), supervisor.OperationInfo{ID: "search", Policy: policy.None()})
+	var wg sync.WaitGroup
+	hedgeDone := make(chan struct{})
+	wg.Go(func() {
+		r.obs.AttemptFinished(ctx, supervisor.AttemptInfo{Attempt: 2, Hedge: true, Duration: time.Millisecond, Verdict: policy.Success})
+		close(hedgeDone)
+	})
+	wg.Go(func() {
+		<-hedgeDone
+		r.obs.AttemptFinished(ctx, supervisor.AttemptInfo{Attempt: 1, Duration: 2 * time.Millisecond, Err: context.Canceled, Verdict: policy.Ignore})
+	})
+	wg.Wait()
+	r.obs.OperationFinished(ctx, supervisor.OperationInfo{ID: "search"}, nil)
+
+	tries := r.spanNamed("bulwark attempt")
+	if len(tries) != 2 {
+		t.Fatalf("%d attempt spans, want 2", len(tries))
+	}
+	got := []string{attrs(tries[0].Attributes()), attrs(tries[1].Attributes())}
+	want := []string{
+		"bulwark.attempt=2 bulwark.attempt.hedge=true bulwark.operation=search bulwark.outcome=success",
+		"bulwark.attempt=1 bulwark.attempt.hedge=false bulwark.operation=search bulwark.outcome=ignore error.type=cancelled",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("attempt spans %q, want %q", got, want)
+	}
+	for _, s := range tries {
+		if s.Status().Code != codes.Unset {
+			t.Errorf("attempt span %v status %v, want Unset: neither attempt failed", attrs(s.Attributes()), s.Status())
+		}
+	}
+	wantSums := map[string]int64{
+		"bulwark.attempt.hedge=true bulwark.operation=search bulwark.outcome=success bulwark.stage=hedge": 1,
+		"bulwark.attempt.hedge=false bulwark.operation=search bulwark.outcome=ignore bulwark.stage=call":  1,
+	}
+	if got := sums(t, r.metrics(t), "bulwark.attempts"); !mapsEqual(got, wantSums) {
+		t.Errorf("bulwark.attempts %v, want %v", got, wantSums)
+	}
+}
+
+// Observer methods given a context no OperationStarted of theirs returned do nothing.
+func TestMethodsWithoutOperationDoNothing(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.obs.AttemptFinished(ctx, supervisor.AttemptInfo{Attempt: 1})
+	r.obs.RetryScheduled(ctx, supervisor.RetryInfo{Attempt: 1, Err: errSecret})
+	r.obs.Rejected(ctx, supervisor.RejectionInfo{Kind: "breaker", Name: "x"})
+	r.obs.FallbackExecuted(ctx, supervisor.FallbackInfo{Cause: errSecret})
+	r.obs.OperationFinished(ctx, supervisor.OperationInfo{ID: "x"}, errSecret)
+	if n := len(r.spans.Ended()); n != 0 {
+		t.Errorf("%d spans, want none", n)
+	}
+	if ms := r.metrics(t); len(ms) != 0 {
+		t.Errorf("metrics %v, want none", ms)
+	}
+}

@@ -370,3 +370,25 @@ func TestFallbackUnderRunAndActorClients(t *testing.T) {
 		t.Fatalf("actor client: %+v, want the value", r)
 	}
 }
+
+// TestFallbackValueMustFitTInABatch: ExecuteAll with a fallback value that does not fit
+// T refuses every entry with ErrInvalidPolicy, runs nothing, and Shutdown does not wait
+// for the refused entries (FB-2).
+func TestFallbackValueMustFitTInABatch(t *testing.T) {
+	e := newEngine(t)
+	ran := false
+	fns := []func(context.Context) (int, error){func(context.Context) (int, error) { ran = true; return 1, nil }, failing}
+	_, errs := ExecuteAll(context.Background(), e, policy.Fallback().WithValue("x"), fns)
+	for i, err := range errs {
+		if !errors.Is(err, policy.ErrInvalidPolicy) {
+			t.Fatalf("entry %d: %v, want ErrInvalidPolicy", i, err)
+		}
+	}
+	if ran || e.Metrics().TotalOperations != 0 {
+		t.Fatalf("ran %v, %d operations; want nothing run", ran, e.Metrics().TotalOperations)
+	}
+	vals, errs := ExecuteAll(context.Background(), e, policy.Fallback().WithValue(-1), fns)
+	if errs[0] != nil || errs[1] != nil || vals[0] != 1 || vals[1] != -1 {
+		t.Fatalf("fitting value: %v %v", vals, errs)
+	}
+}

@@ -17,7 +17,11 @@ func ExecuteAll[T any](ctx context.Context, env *Env, p policy.Policy, fns []fun
 	if len(fns) == 0 {
 		return vals, errs
 	}
-	if err := validateBatch(env, p); err != nil {
+	err := validateBatch(env, p)
+	if err == nil {
+		err = checkBatchFallbacks[T](env, p)
+	}
+	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}

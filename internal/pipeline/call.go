@@ -61,16 +61,19 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	}
 	c.env = env
 	c.policy = p
-	switch pp := p.(type) {
+	switch p.(type) {
 	case policy.NonePolicy:
 		return execute(c, env, nil, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
+		// Read the boxed value in place: copying the whole RetryPolicy out of the
+		// interface costs more than the fields the direct path reads.
+		pp := boxedRetry(p)
 		if !plainRetry(pp) {
 			break // a plan: a classifier to look up, an attempt timeout's stage...
 		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
-			if err := c.checkRetry(pp); err != nil {
+			if err := c.checkRetry(*pp); err != nil {
 				return v, err
 			}
 		}
@@ -336,7 +339,7 @@ func validateBatch(env *Env, p policy.Policy) error {
 	case policy.NonePolicy:
 		err = validate(p)
 	case policy.RetryPolicy:
-		if plainRetry(pp) {
+		if plainRetry(&pp) {
 			err = validate(p)
 			break
 		}

@@ -50,7 +50,7 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
-		if !plainRetry(pp) {
+		if !plainRetry(&pp) {
 			return env.prepareStages(pl, p)
 		}
 		if err := validate(pp); err != nil {

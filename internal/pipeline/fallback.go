@@ -197,6 +197,24 @@ func checkFallbacks[T any](id string, stages []*fallbackStage) error {
 	return nil
 }
 
+// checkBatchFallbacks is checkFallbacks for the policy p of a batch, which validated:
+// a batch must refuse a result type that does not fit before it enters the gate, as
+// every entry would be refused after entering it.
+func checkBatchFallbacks[T any](env *Env, p policy.Policy) error {
+	switch pp := p.(type) {
+	case policy.NonePolicy:
+		return nil
+	case policy.RetryPolicy:
+		if plainRetry(&pp) {
+			return nil
+		}
+	}
+	if pl := env.plans.get(env, p); pl.fallbacks != nil {
+		return checkFallbacks[T]("", pl.fallbacks)
+	}
+	return nil
+}
+
 // runFallback runs the rest of the pipeline and replaces its failed outcome when the
 // policy selects it (FB-1, FB-5). The success path without a classifier pays one test.
 func runFallback[T any](ctx context.Context, c *Call, s *fallbackStage, rest []stage, fn func(context.Context) (T, error)) (T, error) {

@@ -37,7 +37,7 @@ var plainRules = retryRules{maxRetryAfter: policy.DefaultMaxRetryAfter}
 
 // plainRetry reports whether p runs on the direct path (no plan): nothing but
 // MaxAttempts and Backoff set.
-func plainRetry(p policy.RetryPolicy) bool {
+func plainRetry(p *policy.RetryPolicy) bool {
 	return p.Classifier == "" && p.MaxDuration == 0 && p.MaxRetryAfter == 0 && p.AttemptTimeout == 0
 }
 

@@ -832,3 +832,23 @@ func TestMethodsWithoutOperationDoNothing(t *testing.T) {
 		t.Errorf("metrics %v, want none", ms)
 	}
 }
+
+// After the engine's Shutdown, bulwark.breaker.state reports its breakers no more.
+func TestBreakerStateGaugeAfterShutdown(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.obs.ObserveBreakers(r.e); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.e.RegisterCircuitBreaker("search", policy.CircuitBreaker(5, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.metrics(t)["bulwark.breaker.state"]; !ok {
+		t.Fatal("no bulwark.breaker.state before Shutdown")
+	}
+	if err := r.e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := r.metrics(t)["bulwark.breaker.state"]; ok {
+		t.Errorf("after Shutdown bulwark.breaker.state %v, want no points", m.Data)
+	}
+}

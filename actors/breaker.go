@@ -58,10 +58,10 @@ type BreakerView struct {
 type BreakerLink struct {
 	link
 	view      atomic.Pointer[BreakerView]
-	_         [64]byte       // keeps the view, read by every call, off the counters' lines
-	started   stripe.Counter // calls that entered (Enter)
-	successes stripe.Counter // successes counted by callers; each ends a call that entered
-	ended     atomic.Uint64  // calls that entered and ended otherwise (Exit)
+	_         [64]byte      // keeps the view, read by every call, off the counters' lines
+	started   stripe.Sized  // calls that entered (Enter); one line per processor
+	successes stripe.Sized  // successes counted by callers; each ends a call that entered
+	ended     atomic.Uint64 // calls that entered and ended otherwise (Exit)
 
 	origin policy.CircuitBreakerPolicy  // the configuration it was created with
 	batch  atomic.Pointer[failureBatch] // failures counted past the mailbox limit
@@ -87,7 +87,7 @@ type breakerOwner struct {
 // must be valid), closed at now. Spawn its actor with Producer.
 func NewBreakerLink(name string, p policy.CircuitBreakerPolicy, now time.Time, hooks Hooks) *BreakerLink {
 	own := &breakerOwner{owner: owner{hooks: hooks}, circuit: NewCircuit(p, now)}
-	l := &BreakerLink{link: newLink(name), origin: p, own: own}
+	l := &BreakerLink{link: newLink(name), started: stripe.NewSized(), successes: stripe.NewSized(), origin: p, own: own}
 	l.lastUsed.Store(now.UnixNano())
 	l.publish()
 	return l

@@ -38,6 +38,10 @@ type Bucket struct {
 	filled   time.Time // when the bucket was last within one token of its ceiling
 
 	granted, released, rejected uint64
+
+	// frozen: the bucket earns nothing with time; its tokens come only from Deposit (a
+	// cluster replica holding the owner's leases).
+	frozen bool
 }
 
 // Waiter is a caller queued in a Bucket for a token.
@@ -118,7 +122,9 @@ func (b *Bucket) refill(now time.Time, outstanding int64) {
 // accrue earns tokens from b.last to t, the bucket holding at most ceiling.
 func (b *Bucket) accrue(t time.Time, ceiling float64) {
 	if t.After(b.last) {
-		b.tokens += t.Sub(b.last).Seconds() * b.rate
+		if !b.frozen {
+			b.tokens += t.Sub(b.last).Seconds() * b.rate
+		}
 		b.last = t
 	}
 	if b.tokens > ceiling {
@@ -338,4 +344,29 @@ func (b *Bucket) Restore(s BucketSnapshot) {
 	for _, w := range s.Queue {
 		b.queue = append(b.queue, Waiter{Ticket: w.Ticket, Critical: w.Critical, Deadline: w.Deadline, expires: w.Expires})
 	}
+}
+
+// Freeze stops or restarts the bucket's earning at now: frozen, it gains tokens only by
+// Deposit (a cluster replica's leases); thawed, it earns at its rate again from now on.
+func (b *Bucket) Freeze(now time.Time, frozen bool, outstanding int64) {
+	b.refill(now, outstanding)
+	b.frozen = frozen
+}
+
+// Frozen reports whether the bucket earns only by Deposit.
+func (b *Bucket) Frozen() bool { return b.frozen }
+
+// Deposit adds n tokens to the bucket (a cluster replica's lease), beyond what its rate
+// earns; the next Release hands them to the pool, or Due to the waiters.
+func (b *Bucket) Deposit(n float64) {
+	if n > 0 {
+		b.tokens += n
+	}
+}
+
+// Drain empties the bucket and returns the whole tokens it held: a lease that ended.
+func (b *Bucket) Drain() int64 {
+	n := int64(math.Floor(b.tokens))
+	b.tokens = 0
+	return n
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/names"
+	"github.com/bulwark-go/bulwark/internal/stripe"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -30,12 +31,14 @@ type LimiterView struct {
 }
 
 // LimiterLink is the shared side of one named rate limiter: a pool of tokens the actor
-// hands out in advance, which callers take with one atomic operation, the view the actor
+// hands out in advance, which callers take with one atomic operation (the pool is
+// striped over one cache line per processor, so concurrent callers do not queue on one
+// line), the view the actor
 // publishes, and the durable bucket that survives the actor's restarts. Callers may use
 // TryTake, View, Refused and Stats concurrently; everything else belongs to the actor.
 type LimiterLink struct {
 	link
-	pool    atomic.Int64
+	pool    stripe.Tokens
 	epoch   atomic.Uint64             // bumped by the actor after each release into the pool
 	drained atomic.Pointer[drainMark] // when a caller took the pool's last token
 	born    time.Time                 // the link's creation, with its monotonic reading
@@ -77,7 +80,7 @@ type drainMark struct {
 // must be valid), with a full bucket at now. Spawn its actor with Producer.
 func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks Hooks) *LimiterLink {
 	own := &limiterOwner{owner: owner{hooks: hooks}, bucket: NewBucket(p, now), senders: map[uint64]*actor.PID{}}
-	l := &LimiterLink{link: newLink(name), origin: p, own: own, born: now}
+	l := &LimiterLink{link: newLink(name), pool: stripe.NewTokens(), origin: p, own: own, born: now}
 	l.lastUsed.Store(now.UnixNano())
 	l.release(now, 0)
 	l.publish()
@@ -88,20 +91,13 @@ func NewLimiterLink(name string, p policy.RateLimitPolicy, now time.Time, hooks 
 // there was one.
 func (l *LimiterLink) TryTake() bool {
 	epoch := l.epoch.Load()
-	for {
-		n := l.pool.Load()
-		if n <= 0 {
-			return false
-		}
-		if l.pool.CompareAndSwap(n, n-1) {
-			if n == 1 {
-				// The last token: tell the bucket when the pool ran dry, so it knows
-				// from when on it may fill again (one clock read per pool, not per call).
-				l.drained.Store(&drainMark{Epoch: epoch, At: time.Since(l.born)})
-			}
-			return true
-		}
+	took, emptied := l.pool.Take()
+	if emptied {
+		// The last token: tell the bucket when the pool ran dry, so it knows from when
+		// on it may fill again (one clock read per pool, not per call).
+		l.drained.Store(&drainMark{Epoch: epoch, At: time.Since(l.born)})
 	}
+	return took
 }
 
 // sample returns the time and the pool size to refill the bucket with, reading the pool
@@ -109,7 +105,7 @@ func (l *LimiterLink) TryTake() bool {
 // only makes the bucket fill less. Read the other way round, a descheduled actor would
 // credit the pool's takes too early and could let more than Burst + rate·w through.
 func (l *LimiterLink) sample() (time.Time, int64) {
-	pool := l.pool.Load()
+	pool := l.pool.Sum()
 	return time.Now(), pool
 }
 
@@ -127,7 +123,7 @@ func (l *LimiterLink) release(now time.Time, pool int64) {
 // reclaim takes the pool's tokens back into the bucket; only the actor calls it.
 func (l *LimiterLink) reclaim() {
 	l.poolSeq.Add(1)
-	n := l.pool.Swap(0)
+	n := l.pool.Drain()
 	l.own.bucket.Reclaim(n)
 	l.released.Add(-uint64(max(n, 0)))
 	l.poolSeq.Add(1)
@@ -139,7 +135,7 @@ func (l *LimiterLink) taken() uint64 {
 	for {
 		seq := l.poolSeq.Load()
 		if seq&1 == 0 {
-			released, pool := l.released.Load(), l.pool.Load()
+			released, pool := l.released.Load(), l.pool.Sum()
 			if l.poolSeq.Load() == seq {
 				if pool > 0 && uint64(pool) <= released {
 					return released - uint64(pool)
@@ -166,7 +162,7 @@ func (l *LimiterLink) View() *LimiterView { return l.view.Load() }
 func (l *LimiterLink) Stats() messages.LimiterStats {
 	v := l.view.Load()
 	taken := l.taken()
-	pool := l.pool.Load()
+	pool := l.pool.Sum()
 	return messages.LimiterStats{
 		Tokens:   v.tokens + float64(max(pool, 0)),
 		Allowed:  v.granted + taken,
@@ -370,7 +366,7 @@ func (a *Limiter) settle(c actor.Context, now time.Time) {
 		a.arm(c, max(d, time.Millisecond/10), l.own.timerGen)
 	}
 
-	saturated := l.own.bucket.Waiting() > 0 || (l.pool.Load() == 0 && l.own.bucket.Tokens() < 1)
+	saturated := l.own.bucket.Waiting() > 0 || (l.pool.Sum() == 0 && l.own.bucket.Tokens() < 1)
 	if saturated != l.own.saturated {
 		l.own.saturated = saturated
 		if l.own.hooks.Saturated != nil {

@@ -2,11 +2,16 @@
 # compare.sh runs bulwark's benchmarks (bench/) and the same workloads on its peers
 # (bench/peers/), summarises both with benchstat, and prints bulwark ÷ peer ratios of
 # ns/op and allocs/op per case and concurrency level, each windowed breaker against
-# bulwark's consecutive one, then the targets of issues 6 and 12.
+# bulwark's consecutive one, then the targets: issue 17's table first (every row, each
+# a ratio against a yardstick or a peer of the same run, with benchstat's 95 % interval
+# and pass/miss; a row whose benchmark is not in the run says "not measured"), then
+# issues 12 and 6.
 #
 #   bash bench/compare.sh                    # COUNT=6 BENCHTIME=200ms
 #   COUNT=10 BENCHTIME=500ms bash bench/compare.sh
 #   BENCH='Bulwark|Failsafe' bash bench/compare.sh   # a subset (a -bench regexp)
+#   README=README.md bash bench/compare.sh   # also rewrite README's table (between the
+#                                            # <!-- bench:begin --> and <!-- bench:end --> lines)
 #
 # The two sides run interleaved, one -count at a time, so a burst of load on a noisy
 # machine hits both alike. Raw outputs go to bench/results/ (not committed). Compare
@@ -16,6 +21,7 @@ set -euo pipefail
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-200ms}
 BENCH=${BENCH:-.}
+README=${README:-}
 # benchstat, pinned: after the first download it runs from the module cache, offline.
 BENCHSTAT_VERSION=${BENCHSTAT_VERSION:-v0.0.0-20260908200009-22c9c6c9d4da}
 
@@ -76,6 +82,12 @@ echo
 echo "## Ratios"
 echo
 (cd "$root" && go run ./bench/internal/ratio -unpaired -targets "$bulwark_out" "$peers_out")
+if [ -n "$README" ]; then
+  note="Measured by \`bench/compare.sh\` (COUNT=$COUNT BENCHTIME=$BENCHTIME) on $(date -u '+%Y-%m-%d'): $(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//'), $(nproc) CPUs, $(go version | cut -d' ' -f3), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  readme_path=$(cd "$root" && realpath "$README")
+  (cd "$root" && go run ./bench/internal/ratio -readme "$readme_path" -note "$note" "$bulwark_out" "$peers_out")
+  echo "README table rewritten: $README" >&2
+fi
 echo "Bulk: one ExecuteAll of 100 functions against 100 sequential ExecuteWithPolicy calls"
 echo "under the same policy (ExecuteSingle)."
 echo

@@ -28,4 +28,9 @@
 //	go test -run '^$' -bench . ./bench/            # bulwark
 //	(cd bench/peers && go test -run '^$' -bench .) # the peers
 //	bash bench/compare.sh                          # both, with benchstat and ratios
+//
+// compare.sh ends with issue 17's targets, every one a ratio against a yardstick or a
+// peer of the same run (bench/internal/ratio); README=README.md also rewrites README's
+// generated table. BenchmarkIdle/actors is the yardstick of the idle named actors: a
+// bare protoactor actor with the same mailbox.
 package bench

@@ -68,6 +68,11 @@ var successCases = []struct {
 	{CaseRetryBreakerRateLimitTmo, func() policy.Policy {
 		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), benchLimiter(), policy.Timeout(TimeoutLimit))
 	}},
+	{CaseTimeoutCoop, func() policy.Policy { return policy.Timeout(TimeoutLimit).AsCooperative() }},
+	{CaseRetryBreakerTimeoutCoop, func() policy.Policy {
+		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), policy.Timeout(TimeoutLimit).AsCooperative())
+	}},
+	{CaseBulkhead, func() policy.Policy { return benchBulkhead() }},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {
@@ -336,6 +341,8 @@ func BenchmarkIdle(b *testing.B) {
 			return policy.RateLimit(100).Named(name)
 		})
 	})
+	// The yardstick: a bare protoactor actor with the same mailbox (idle_test.go).
+	b.Run("actors", idleBareActors)
 }
 
 func idleActors(b *testing.B, unit string, newPolicy func(name string) policy.Policy) {
@@ -419,6 +426,37 @@ func BenchmarkExecuteSingle(b *testing.B) {
 				b.Fatalf("%d, %v", v, err)
 			}
 		}
+	})
+}
+
+// BenchmarkExecuteAllBlocking runs BulkSize functions that each block BlockTime in one
+// ExecuteAll under Retry(RetryAttempts) per operation, and reports the wall time of one
+// batch in units of BlockTime (wall/block): issue 17 asks for at most 5, the functions
+// overlapping.
+func BenchmarkExecuteAllBlocking(b *testing.B) {
+	ctx := context.Background()
+	fns := make([]func(context.Context) (int, error), BulkSize)
+	for i := range fns {
+		fns[i] = func(context.Context) (int, error) {
+			time.Sleep(BlockTime)
+			return Answer, nil
+		}
+	}
+	b.Run(CaseRetry, func(b *testing.B) {
+		e := newEngine(b)
+		var p policy.Policy = policy.Retry(RetryAttempts)
+		b.Run(bulkLevel, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				vals, errs := supervisor.ExecuteAll(ctx, e, p, fns)
+				for i, err := range errs {
+					if err != nil || vals[i] != Answer {
+						b.Fatalf("entry %d: %d, %v", i, vals[i], err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(BlockTime), "wall/block")
+		})
 	})
 }
 

@@ -50,6 +50,8 @@ const (
 	IdleActors = 10_000
 	// BulkSize is how many functions one bulk operation runs.
 	BulkSize = 100
+	// BlockTime is how long each function of the blocking bulk benchmark blocks.
+	BlockTime = time.Millisecond
 )
 
 // The windowed breakers of issue 12 (bench/breaker_test.go and its peers): a rate-mode
@@ -92,12 +94,27 @@ const (
 	// CaseLimiterHandle is a limiter's Allow and then the work, on a limiter that never
 	// runs dry (bulwark's supervisor.Limiter, x/time/rate's Limiter.Allow).
 	CaseLimiterHandle = "limiter_handle"
+	// CaseBulkhead is the admitted path of a bulkhead that is never full.
+	CaseBulkhead = "bulkhead"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine
 	// that waits on a reply channel.
 	CaseMessage = "message"
 	// CaseMessageActor is one round trip from an actor client: request with c.Request,
 	// answer in the client's mailbox.
 	CaseMessageActor = "message_actor"
+	// CaseFloor is issue 17's yardstick floor (bench/peers' BenchmarkFloor): a direct
+	// call of Work plus two uncontended atomic adds, the least an engine pays per call.
+	CaseFloor = "floor"
+)
+
+// The cooperative-timeout cases of issue 13: CaseTimeout and CaseRetryBreakerTimeout with
+// policy.Timeout(TimeoutLimit).AsCooperative(), the function on the caller's goroutine.
+// Their peer rows are failsafe-go's timeout cases, measured again under these names so
+// that each pairs with them; compare the pessimistic cases with the goroutine-timeout
+// yardstick of bench/peers.
+const (
+	CaseTimeoutCoop             = "timeout-coop"
+	CaseRetryBreakerTimeoutCoop = "retry+breaker+timeout-coop"
 )
 
 // The windowed-breaker cases of issue 12 (bench/breaker_test.go): the closed path of a

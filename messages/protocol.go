@@ -54,6 +54,11 @@ const (
 	// NotFound: the registry has no actor of that name and remembers no configuration for
 	// it (the answer to a lookup by a handle).
 	NotFound
+	// ConcurrencyLimited: the bulkhead is full and its queue too, or the wait reached
+	// MaxWait (policy.ErrConcurrencyLimited).
+	ConcurrencyLimited
+	// BudgetExhausted: the retry budget holds no retry (policy.ErrBudgetExhausted).
+	BudgetExhausted
 )
 
 // String names the reason.
@@ -73,6 +78,10 @@ func (r Reason) String() string {
 		return "circuit_forced_open"
 	case NotFound:
 		return "not_found"
+	case ConcurrencyLimited:
+		return "concurrency_limited"
+	case BudgetExhausted:
+		return "budget_exhausted"
 	}
 	return "unknown"
 }
@@ -96,7 +105,7 @@ type Acked struct {
 
 // Reconfigure changes a breaker's or limiter's thresholds in place, keeping its state
 // and counters. Exactly one of Breaker and Limiter is set, matching the actor. With a
-// non-zero Ticket the actor answers *Acked.
+// non-zero Ticket the actor answers *Acked. Bulkhead is set for a bulkhead actor.
 type Reconfigure struct {
 	// Ticket, when not zero, asks for an *Acked.
 	Ticket uint64
@@ -104,6 +113,10 @@ type Reconfigure struct {
 	Breaker *policy.CircuitBreakerPolicy
 	// Limiter is the new limiter configuration.
 	Limiter *policy.RateLimitPolicy
+	// Bulkhead is the new bulkhead configuration: a live resize.
+	Bulkhead *policy.BulkheadPolicy
+	// Budget is the new retry budget configuration.
+	Budget *policy.BudgetPolicy
 }
 
 // Tick is the timer message a breaker or limiter actor sends itself: open→half-open

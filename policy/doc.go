@@ -14,6 +14,8 @@
 //	policy.CircuitBreaker(5, 30*time.Second).Named("payments") // open after 5 failures in a row
 //	policy.RateLimit(100).WithBurst(20)                        // 100 calls a second, 20 at once
 //	policy.Timeout(10 * time.Second)                           // cancel after 10s
+//	policy.Timeout(10 * time.Second).AsCooperative()           // the same, on the caller's goroutine
+//	policy.Bulkhead(10).WithQueue(50, 100*time.Millisecond)    // 10 at once, 50 waiting ≤ 100ms
 //
 // A zero field takes the default documented on it (SuccessThreshold 1, Burst
 // ceil(RequestsPerSecond), Backoff DefaultBackoff(), MaxWait reject at once, Name the

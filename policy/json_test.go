@@ -41,6 +41,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		{"rate limit with everything", policy.RateLimit(100).Named("api").WithBurst(20).WithMaxWait(time.Second),
 			`{"type":"rate_limit","name":"api","requests_per_second":100,"burst":20,"max_wait":"1s"}`},
 		{"timeout", policy.Timeout(5 * time.Minute), `{"type":"timeout","duration":"5m0s"}`},
+		{"cooperative timeout", policy.Timeout(time.Second).AsCooperative(), `{"type":"timeout","duration":"1s","cooperative":true}`},
 		{"timeout of the largest duration", policy.Timeout(maxDuration), `{"type":"timeout","duration":"2562047h47m16.854775807s"}`},
 		{"combine", policy.Combine(policy.Retry(1), policy.Timeout(time.Second)),
 			`{"type":"combine","policies":[{"type":"retry","max_attempts":1,"backoff":{"type":"exponential","initial_delay":"100ms","multiplier":2,"max_delay":"30s","jitter":true}},{"type":"timeout","duration":"1s"}]}`},
@@ -116,7 +117,7 @@ func TestMarshalJSONRefuses(t *testing.T) {
 
 func TestParseJSONRejects(t *testing.T) {
 	tests := []rejectCase{
-		{"unknown policy type", `{"type":"bulkhead"}`, `policy: json: policy "type" must be a known kind, got "bulkhead"`},
+		{"unknown policy type", `{"type":"quarantine"}`, `policy: json: policy "type" must be a known kind, got "quarantine"`},
 		{"missing type", `{"max_attempts":3}`, `policy: json: "type" must be present, got an object without it`},
 		{"null", `null`, `policy: json: "type" must be present, got an object without it`},
 		{"unknown field", `{"type":"timeout","duration":"1s","jitter":true}`, `policy: json: unknown field "jitter"`},
@@ -127,6 +128,8 @@ func TestParseJSONRejects(t *testing.T) {
 			`policy: retry: backoff: json: unknown field "initial"`},
 		{"duration as a number", `{"type":"timeout","duration":1000000000}`,
 			`policy: json: duration 1000000000 is not a Go duration string such as "1.5s"`},
+		{"cooperative not a boolean", `{"type":"timeout","duration":"1s","cooperative":"yes"}`,
+			`policy: json: cannot unmarshal string into Go struct field timeoutJSON.cooperative of type bool`},
 		{"malformed duration", `{"type":"timeout","duration":"soon"}`,
 			`policy: json: duration "soon" is not a Go duration string such as "1.5s"`},
 		{"trailing data", `{"type":"none"} {"type":"none"}`, `policy: json: invalid character '{' after top-level value`},
@@ -226,7 +229,7 @@ func TestSpecJSON(t *testing.T) {
 	})
 	t.Run("an unknown type is an error", func(t *testing.T) {
 		var c config
-		err := json.Unmarshal([]byte(`{"payments":{"type":"hedge"}}`), &c)
+		err := json.Unmarshal([]byte(`{"payments":{"type":"no_such_kind"}}`), &c)
 		if !errors.Is(err, policy.ErrInvalidPolicy) {
 			t.Fatalf("Unmarshal error = %v, want ErrInvalidPolicy", err)
 		}

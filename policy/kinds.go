@@ -15,6 +15,10 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("rate_limit", encodeRateLimit, decodeRateLimit),
 	entry[Policy]("timeout", encodeTimeout, decodeTimeout),
 	entry[Policy]("combine", encodeCombine, decodeCombine),
+	entry[Policy]("bulkhead", encodeBulkhead, decodeBulkhead),
+	entry[Policy]("fallback", encodeFallback, decodeFallback),
+	entry[Policy]("retry_budget", encodeBudget, decodeBudget),
+	entry[Policy]("hedge", encodeHedge, decodeHedge),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -17,7 +17,11 @@ func TestKindTablesAgree(t *testing.T) {
 		"circuit_breaker": CircuitBreaker(5, time.Second).Named("db"),
 		"rate_limit":      RateLimit(10).WithMaxWait(time.Second),
 		"timeout":         Timeout(time.Second),
-		"combine":         Combine(Retry(2), Timeout(time.Second)),
+		"combine":         Combine(Retry(2), Timeout(time.Second).AsCooperative()),
+		"bulkhead":        Bulkhead(4).Named("db").WithQueue(8, time.Second).WithLIFO(),
+		"fallback":        Fallback().OnKinds("circuit_open", "timeout").WithValue(map[string]int{"stock": 0}),
+		"retry_budget":    RetryBudget(0.2),
+		"hedge":           Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend"),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

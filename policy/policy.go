@@ -4,7 +4,8 @@ import "strconv"
 
 // Policy is one resilience policy: a plain value saying what an operation needs, never how
 // it runs. The set is closed: NonePolicy, RetryPolicy, CircuitBreakerPolicy, RateLimitPolicy,
-// TimeoutPolicy and CombinedPolicy are the only kinds, so the engine can switch on the type.
+// TimeoutPolicy, HedgePolicy, CombinedPolicy (and BudgetPolicy, which is registered, not
+// run) are the only kinds, so the engine can switch on the type.
 // (A Spec, a pointer to a kind, or any type embedding a Policy also satisfies the interface
 // by method promotion; where a kind is required, such as inside a CombinedPolicy, the package
 // reports them as invalid.) Policy values are immutable and safe to share between goroutines.

@@ -187,6 +187,7 @@ func TestStringReadsLikeTheConstructor(t *testing.T) {
 		{"rate limit everything", policy.RateLimit(100).Named("api").WithBurst(20).WithMaxWait(time.Second),
 			`rate_limit(100).named("api").burst(20).max_wait(1s)`},
 		{"timeout", policy.Timeout(5 * time.Minute), "timeout(5m0s)"},
+		{"cooperative timeout", policy.Timeout(time.Second).AsCooperative(), "timeout(1s).cooperative()"},
 		{"combine", policy.Combine(policy.Retry(3), policy.Timeout(30*time.Second)),
 			"combine(retry(3), timeout(30s))"},
 		{"combine of the guide", policy.Combine(policy.Retry(3),

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/bulwark-go/bulwark/internal/pipeline"
 	"github.com/bulwark-go/bulwark/policy"
 )
 
@@ -61,8 +62,9 @@ func TestExecuteAllRunsConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if d := time.Since(start); d != time.Second || peak.Load() != 8 {
-			t.Fatalf("took %v with peak %d; want 1s with all 8 concurrent", d, peak.Load())
+		// Helpers join after BatchPatience, while the caller sleeps in the first function.
+		if d := time.Since(start); d != time.Second+pipeline.BatchPatience || peak.Load() != 8 {
+			t.Fatalf("took %v with peak %d; want 1s + %v with all 8 concurrent", d, peak.Load(), pipeline.BatchPatience)
 		}
 	})
 }
@@ -79,4 +81,57 @@ func TestExecuteAllRejectsInvalidBatch(t *testing.T) {
 	if !errors.Is(errs[1], policy.ErrInvalidPolicy) || errs[0] != nil {
 		t.Fatalf("errs %v; want only the nil function refused", errs)
 	}
+}
+
+func TestExecuteAllOfQuickFunctionsRunsOnTheCallerAlone(t *testing.T) {
+	// Issue 17: a batch of quick functions must not pay for helper goroutines. In a
+	// synctest bubble no time passes while the caller computes, so the patience timer
+	// cannot fire before the batch is done: every function runs on the caller.
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		caller := goroutineID()
+		fns := make([]func(context.Context) (int, error), 100)
+		for i := range fns {
+			fns[i] = func(context.Context) (int, error) {
+				if g := goroutineID(); g != caller {
+					return 0, errors.New("ran on goroutine " + g + ", not the caller's " + caller)
+				}
+				return i, nil
+			}
+		}
+		vals, errs := ExecuteAll(context.Background(), e, policy.None(), fns)
+		for i, err := range errs {
+			if err != nil || vals[i] != i {
+				t.Fatalf("entry %d: %d, %v", i, vals[i], err)
+			}
+		}
+		if m := e.Metrics(); m.TotalOperations != 100 {
+			t.Fatalf("%d operations; want 100", m.TotalOperations)
+		}
+	})
+}
+
+func TestExecuteAllOfBlockingFunctionsOverlaps(t *testing.T) {
+	// Issue 17: 100 functions that block 1 ms under Retry(3) take at most 5 ms together.
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		const block = time.Millisecond
+		fns := make([]func(context.Context) (int, error), 100)
+		for i := range fns {
+			fns[i] = func(context.Context) (int, error) {
+				time.Sleep(block)
+				return i, nil
+			}
+		}
+		start := time.Now()
+		vals, errs := ExecuteAll(context.Background(), e, policy.Retry(3), fns)
+		if d := time.Since(start); d > 5*block {
+			t.Errorf("took %v; want at most 5 × %v", d, block)
+		}
+		for i, err := range errs {
+			if err != nil || vals[i] != i {
+				t.Fatalf("entry %d: %d, %v", i, vals[i], err)
+			}
+		}
+	})
 }

@@ -65,6 +65,12 @@
 // refuses, or queues it (wait mode, FIFO with critical operations first) and wakes it on
 // its own timer.
 //
+// Bulkheads too: callers take a free permit from a counter the bulkhead actor shares,
+// with one compare-and-swap, and give it back when the function really returns (also
+// after a Timeout inside gave up on it); only a full bulkhead asks the actor, which
+// owns the wait queue (FIFO with critical operations first, or LIFO) and grants, queues
+// or refuses with ErrConcurrencyLimited.
+//
 // Answers reach waiting callers through the engine's inbox: a protoactor process, not
 // a future, that routes each answer by its ticket to the caller's channel. A caller
 // whose context ends stops waiting at once; if the actor then grants it a token or a
@@ -83,7 +89,7 @@
 // # Naming
 //
 // A breaker's or limiter's name is its policy's Name, else the operation's ID (Execute),
-// else "default". Breakers and limiters have separate namespaces. The first policy that
+// else "default". Breakers, limiters and bulkheads have separate namespaces. The first policy that
 // uses an unregistered name configures its actor, also when it is recreated after
 // passivation; RegisterCircuitBreaker and RegisterRateLimiter configure a name
 // explicitly, win over policies, and reconfigure live actors in place. A name must be
@@ -99,7 +105,10 @@
 // policy.Policy interface once and reuse it: the engine caches each compiled policy by
 // the identity of the boxed value (a fresh conversion allocates, and compiles again). Do
 // not mutate the slice of a CombinedPolicy after using it. A Timeout stage costs a
-// goroutine per call; its timer and wake channel are recycled.
+// goroutine per call; its timer and wake channel are recycled. A cooperative Timeout
+// (policy.Timeout(d).AsCooperative()) costs no goroutine, timer or allocation: the
+// function runs on the caller's goroutine, and the engine's one shared timer, of 1 ms
+// resolution, ends its context at the deadline.
 //
 // # Where the code lives
 //

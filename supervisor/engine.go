@@ -69,6 +69,9 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.histogram {
 		env.Hist = telemetry.NewHistogram()
 	}
+	if cfg.observer != nil {
+		env.Observer = observerAdapter{cfg.observer}
+	}
 	e.events = telemetry.NewHub(&env.Counters.EventsDropped, env.Warn)
 
 	e.sys = cfg.system
@@ -93,6 +96,7 @@ func New(opts ...Option) (*Engine, error) {
 	env.Registry = registry.New(registry.Options{
 		IdleTimeout: cfg.idleTimeout,
 		Workers:     cfg.workers,
+		Backend:     cfg.backend,
 		Log:         cfg.logger,
 		Warn:        env.Warn,
 		Hooks:       telemetry.Hooks(cfg.logger, &env.Counters, e.events),
@@ -154,6 +158,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 func (e *Engine) shutdown(ctx context.Context) error {
 	env := e.env
 	env.Close()
+	env.Registry.DrainBulkheads()
 	var err error
 	for env.InFlight() > 0 && err == nil {
 		select {
@@ -168,6 +173,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 			zap.Int64("running", n))
 	}
 	env.StopWaiting()
+	env.StopTimers()
 	env.Outbox.Close()
 	env.Registry.Stop(e.root)
 	e.sys.ProcessRegistry.Remove(e.entry)
@@ -200,5 +206,6 @@ func (e *Engine) engineStats() messages.EngineStats {
 		FailedOperations:     m.FailedOperations,
 		Breakers:             m.Breakers,
 		Limiters:             m.Limiters,
+		Bulkheads:            m.Bulkheads,
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/fault"
+	"github.com/bulwark-go/bulwark/internal/pipeline"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 )
@@ -1240,6 +1241,7 @@ func TestShutdownStopsABatchFromStartingFunctionsAfterItGaveUp(t *testing.T) {
 			defer close(done)
 			_, errs = ExecuteAll(context.Background(), e, policy.Policy(policy.None()), fns)
 		}()
+		time.Sleep(pipeline.BatchPatience) // the helpers join the blocked batch
 		synctest.Wait()
 		running := started.Load()
 		shutdownGivingUp(t, e, time.Second)

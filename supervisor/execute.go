@@ -27,7 +27,8 @@ func Execute[T any](ctx context.Context, e *Engine, op policy.Operation[T]) (T, 
 }
 
 // ExecuteWithPolicy runs fn under p on the caller's goroutine (a Timeout stage runs the
-// rest of the pipeline on a goroutine of its own, so it can return at the deadline).
+// rest of the pipeline on a goroutine of its own, so it can return at the deadline; a
+// cooperative one keeps it on the caller's goroutine and returns when fn returns).
 // Unnamed breakers and limiters in p share the name "default".
 //
 // Errors: always a *policy.Error with the operation, the attempts that ran and the cause.

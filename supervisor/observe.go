@@ -12,6 +12,12 @@ type BreakerStats = messages.BreakerStats
 // LimiterStats is a limiter's bucket and counters (see messages.LimiterStats).
 type LimiterStats = messages.LimiterStats
 
+// BulkheadStats is a bulkhead's permits, queue and counters (see messages.BulkheadStats).
+type BulkheadStats = messages.BulkheadStats
+
+// BudgetStats is a retry budget's balance and counters (see messages.BudgetStats).
+type BudgetStats = messages.BudgetStats
+
 // Metrics is a snapshot of the engine's counters and of every live named actor. It
 // reflects every call that returned before Metrics was called.
 type Metrics struct {
@@ -43,10 +49,22 @@ type Metrics struct {
 	ActorRestarts uint64
 	// DroppedEvents counts events not delivered because a subscriber's buffer was full.
 	DroppedEvents uint64
+	// Fallbacks counts failed outcomes a Fallback replaced (the operation counts as a
+	// success when the fallback's value or function rescued it).
+	Fallbacks uint64
 	// Breakers maps each live breaker's name to its stats.
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
+	// ConcurrencyLimitHits counts attempts refused by a bulkhead (ErrConcurrencyLimited).
+	ConcurrencyLimitHits uint64
+	// Bulkheads maps each live bulkhead's name to its stats.
+	Bulkheads map[string]BulkheadStats
+	// Budgets maps each live retry budget's name to its stats.
+	Budgets map[string]BudgetStats
+	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
+	// hedges).
+	HedgesStarted uint64
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -66,8 +84,13 @@ func (e *Engine) Metrics() Metrics {
 		Panics:               c.Panics.Load(),
 		ActorRestarts:        c.Restarts.Load(),
 		DroppedEvents:        c.EventsDropped.Load(),
+		Fallbacks:            c.Fallbacks.Load(),
 		Breakers:             e.env.Registry.Breakers.Stats(),
 		Limiters:             e.env.Registry.Limiters.Stats(),
+		ConcurrencyLimitHits: c.ConcurrencyLimitHits.Load(),
+		Bulkheads:            e.env.Registry.Bulkheads.Stats(),
+		Budgets:              e.env.Registry.Budgets.Stats(),
+		HedgesStarted:        c.HedgesStarted.Load(),
 	}
 }
 
@@ -99,7 +122,11 @@ func (e *Engine) Metrics() Metrics {
 //   - per limiter (label name): bulwark_limiter_admitted_total,
 //     bulwark_limiter_rejected_total, and the gauges bulwark_limiter_waiting and
 //     bulwark_limiter_tokens;
-//   - per actor (labels kind = breaker, limiter or supervisor, and name): the gauge
+//   - per bulkhead (label name): the gauges bulwark_bulkhead_limit,
+//     bulwark_bulkhead_in_flight and bulwark_bulkhead_queued, and
+//     bulwark_bulkhead_admitted_total and bulwark_bulkhead_rejected_total; over all
+//     bulkheads, bulwark_concurrency_limit_hits_total;
+//   - per actor (labels kind = breaker, limiter, bulkhead or supervisor, and name): the gauge
 //     bulwark_actor_mailbox_depth and bulwark_actor_restarts_total;
 //   - bulwark_operation_duration_seconds, a histogram, only for an engine built with
 //     WithDurationHistogram.
@@ -109,7 +136,11 @@ func (e *Engine) Metrics() Metrics {
 // The collector is safe for concurrent use and may be called after Shutdown.
 func (e *Engine) Collector() prometheus.Collector {
 	r := e.env.Registry
-	return telemetry.NewCollector(&e.env.Counters, e.env.Hist, r.Families(), r.Supervisor)
+	c := telemetry.NewCollector(&e.env.Counters, e.env.Hist, r.Families(), r.Supervisor)
+	if extra, ok := r.Backend().(prometheus.Collector); ok {
+		return backendCollector{c, extra}
+	}
+	return c
 }
 
 // EventKind says what an Event reports.
@@ -126,6 +157,17 @@ const (
 	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
 	// have opened on (Reason, with the window's counts); once per crossing.
 	BreakerThresholdExceeded = telemetry.BreakerThresholdExceeded
+	// SharedDegraded: a shared breaker or limiter (cluster mode) lost its owner and
+	// runs on its fallback; Family is "breaker" or "limiter", Reason why.
+	SharedDegraded = telemetry.SharedDegraded
+	// SharedRestored: a degraded shared name's owner answered again.
+	SharedRestored = telemetry.SharedRestored
+	// OwnerMoved: a shared name's owner is another activation than before.
+	OwnerMoved = telemetry.OwnerMoved
+	// BulkheadSaturated: a bulkhead is full and queues or refuses calls.
+	BulkheadSaturated = telemetry.BulkheadSaturated
+	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
+	BulkheadRecovered = telemetry.BulkheadRecovered
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each

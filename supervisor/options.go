@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bulwark-go/bulwark/internal/pipeline"
+	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,6 +25,8 @@ type config struct {
 	workers      int
 	failureLevel zapcore.Level
 	classifiers  []namedClassifier
+	backend      registry.Backend // nil: every named actor local
+	observer     Observer
 }
 
 // namedClassifier is a WithClassifier option's registration.

@@ -1,7 +1,9 @@
 // Package peers runs bulwark's benchmark workloads (package bench) on the libraries
 // bulwark is compared with: failsafe-go, sony/gobreaker/v2, golang.org/x/time/rate and a
 // bare protoactor-go round trip. It is a module of its own, so these libraries never
-// enter bulwark's go.mod.
+// enter bulwark's go.mod. It also holds issue 17's yardstick floor (BenchmarkFloor): a
+// direct call of the same work plus two uncontended atomic adds, the least an engine
+// can pay per call, so targets are ratios that hold on any machine.
 //
 // Benchmarks are named Benchmark<Peer>/<case>/<level> with the case and level names of
 // package bench, so bench/compare.sh pairs each with BenchmarkBulwark/<case>/<level>.

@@ -64,6 +64,13 @@ func BenchmarkFailsafe(b *testing.B) {
 		{bench.CaseRetryBreakerRateLimitTmo, func() []failsafe.Policy[int] {
 			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout(), fsLimiter()}
 		}},
+		// failsafe-go has one timeout; it is measured again under the names of bulwark's
+		// cooperative cases, so each pairs with it.
+		{bench.CaseTimeoutCoop, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsTimeout()} }},
+		{bench.CaseRetryBreakerTimeoutCoop, func() []failsafe.Policy[int] {
+			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout()}
+		}},
+		{bench.CaseBulkhead, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsBulkhead()} }},
 	}
 	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {

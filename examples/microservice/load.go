@@ -66,6 +66,7 @@ type loadgen struct {
 	url    string // the gateway endpoint
 	sched  schedule
 	tally  *tally
+	series *series // for the plot
 }
 
 // run sends requests at rps times the phase's loadFactor, each handled by one of
@@ -110,7 +111,8 @@ func (g *loadgen) run(ctx context.Context, rps float64, workers int) {
 // one sends one request and counts how it ended. It does not use the run's context, so
 // a request in flight when the run ends is finished and counted, not cut off.
 func (g *loadgen) one() {
-	p := g.sched.phaseAt(time.Now())
+	start := time.Now()
+	p := g.sched.phaseAt(start)
 	k := kindOther
 	resp, err := g.client.Get(g.url + "?item=sku-" + strconv.Itoa(rand.IntN(1000)))
 	if err == nil {
@@ -122,4 +124,5 @@ func (g *loadgen) one() {
 		}
 	}
 	g.tally.record(p, k)
+	g.series.record(start, k)
 }

@@ -31,6 +31,11 @@
 //	go run ./examples/microservice                      # 12 seconds
 //	go run ./examples/microservice -duration 30s -rps 60 -limit 80
 //	go run ./examples/microservice -debug 2>debug.log   # the engine's debug logs
+//	go run ./examples/microservice -plot demo.svg       # and a chart of the run
+//
+// With -plot, it also draws the run as an SVG chart (plot.go, the standard library
+// only): the requests per second by outcome, the breaker's state as a band under them,
+// and the phases marked across both. docs/demo.svg is one, drawn by the demo's test.
 package main
 
 import (
@@ -80,6 +85,8 @@ type config struct {
 	Live bool
 	// Logger receives the engine's logs; nil means none.
 	Logger *zap.Logger
+	// Plot, when not empty, is the path of the SVG chart of the run written at its end.
+	Plot string
 }
 
 func defaultConfig() config {
@@ -92,6 +99,7 @@ func main() {
 	flag.Float64Var(&cfg.RPS, "rps", cfg.RPS, "requests per second the load generator offers the gateway, twice as many in the recovering phase")
 	flag.Float64Var(&cfg.Limit, "limit", cfg.Limit, "requests per second the gateway's rate limiter admits")
 	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "the load generator's concurrent requests, at most")
+	flag.StringVar(&cfg.Plot, "plot", "", "write an SVG chart of the run (outcomes per second, the breaker's state, the phases) to this file")
 	debug := flag.Bool("debug", false, "send the engine's debug logs to stderr")
 	flag.Parse()
 
@@ -244,7 +252,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		defer close(viewDone)
 		v.loop(events, stopView)
 	}()
-	lg := &loadgen{client: toGateway, url: gwURL + "/api/stock", sched: sched, tally: t}
+	ser := newSeries(sched.start, cfg.Duration, plotSlots)
+	lg := &loadgen{client: toGateway, url: gwURL + "/api/stock", sched: sched, tally: t, series: ser}
 	lg.run(runCtx, cfg.RPS, cfg.Workers)
 	close(stopView)
 	<-viewDone
@@ -258,12 +267,28 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		Breaker:     m.Breakers[breakerName],
 		Limiter:     m.Limiters[limiterName],
 		Metrics:     m,
+		Plot: plot{
+			Title:       "bulwark microservice demo: requests per second by outcome, and the breaker's state",
+			Subtitle:    fmt.Sprintf("a %v run: %g req/s offered (twice as many when recovering), the limiter admits %g req/s", cfg.Duration, cfg.RPS, cfg.Limit),
+			Duration:    cfg.Duration,
+			Slot:        ser.slot,
+			Rates:       ser.rates(),
+			Phases:      phaseStarts(cfg.Duration),
+			Breaker:     breakerName,
+			Transitions: v.transitions,
+		},
 	}
 	for p := range s.Downstream {
 		s.Downstream[p] = down.hits[p].Load()
 		s.TimedOut[p] = gw.timedOut[p].Load()
 	}
 	s.print(out, cfg)
+	if cfg.Plot != "" {
+		if err := s.Plot.writeFile(cfg.Plot); err != nil {
+			return s, fmt.Errorf("plot: %w", err)
+		}
+		fmt.Fprintf(out, "plot: requests per second by outcome and the breaker's state written to %s\n", cfg.Plot)
+	}
 
 	if err := stack.run(); err != nil {
 		return s, fmt.Errorf("shutdown: %w", err)

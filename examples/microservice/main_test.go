@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -130,12 +133,19 @@ func testConfig(d time.Duration) config {
 	return cfg
 }
 
+// demoPlot is the chart of a real run that the README shows; TestRun compares its
+// outline with the plot of its own run, and with -update replaces it with that plot
+// when the run passed every check.
+const demoPlot = "../../docs/demo.svg"
+
 // TestRun runs the demo for the default 12 seconds, scrapes /metrics over HTTP while
 // it runs, and checks what the README promises: each phase shows what its story says
 // (checkPhases), the limiter rejects some calls, the metrics agree with the run, and
-// everything shuts down.
+// everything shuts down. The run writes its plot, as -plot does, and the plot must have
+// the outline of docs/demo.svg (checkPlot).
 func TestRun(t *testing.T) {
 	cfg := testConfig(defaultConfig().Duration)
+	cfg.Plot = filepath.Join(t.TempDir(), "demo.svg")
 	s, output, seen, scrapes := runAndScrape(t, cfg)
 	if scrapes == 0 {
 		t.Fatalf("no successful scrape of /metrics during the run")
@@ -170,6 +180,7 @@ func TestRun(t *testing.T) {
 		"summary after",
 		"healthy", "failing", "slow", "recovering", "total",
 		`limiter "gateway": admitted`,
+		"plot: requests per second by outcome and the breaker's state written to " + cfg.Plot,
 		"servers and engine shut down cleanly",
 	} {
 		if !strings.Contains(output, want) {
@@ -178,6 +189,59 @@ func TestRun(t *testing.T) {
 	}
 	if strings.Contains(output, "\x1b[") {
 		t.Errorf("output to a non-terminal contains ANSI escapes")
+	}
+	checkPlot(t, cfg, s)
+}
+
+// checkPlot checks the plot a run wrote: it is the summary's plot drawn, its numbers
+// are the run's (the requests it shows add up to those counted), its band shows every
+// state the breaker went through, and its outline (classes and texts without digits) is
+// the one of the committed docs/demo.svg, so a change to the chart that leaves that file
+// stale fails here (go test -run TestRun -update regenerates it from a new run).
+func checkPlot(t *testing.T, cfg config, s summary) {
+	t.Helper()
+	written, err := os.ReadFile(cfg.Plot)
+	if err != nil {
+		t.Fatalf("the run wrote no plot: %v", err)
+	}
+	var drawn bytes.Buffer
+	if err := s.Plot.writeSVG(&drawn); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(written, drawn.Bytes()) {
+		t.Errorf("%s is not the summary's plot drawn", cfg.Plot)
+	}
+	var shown float64
+	for _, r := range s.Plot.Rates {
+		for _, v := range r {
+			shown += v * s.Plot.Slot.Seconds()
+		}
+	}
+	if counted := total(s.Phases).requests(); math.Abs(shown-float64(counted)) > 0.5 {
+		t.Errorf("the plot shows %.1f requests, the run counted %d", shown, counted)
+	}
+	o := checkOutline(t, written)
+	for _, tr := range s.Transitions {
+		if !slices.Contains(o.classes, "state "+tr.To.String()) {
+			t.Errorf("the band does not show the breaker %s (%+v); classes %v", tr.To, tr, o.classes)
+		}
+	}
+	if *update && !t.Failed() {
+		if err := os.WriteFile(demoPlot, written, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	committed, err := os.ReadFile(demoPlot)
+	if err != nil {
+		t.Fatalf("%v (go test -run TestRun -update writes it)", err)
+	}
+	want, err := svgOutline(committed)
+	if err != nil {
+		t.Fatalf("%s: %v", demoPlot, err)
+	}
+	if !slices.Equal(o.classes, want.classes) || !slices.Equal(o.texts, want.texts) {
+		t.Errorf("%s is stale: the run's plot has classes %v and texts %q, the committed one %v and %q (go test -run TestRun -update regenerates it)",
+			demoPlot, o.classes, o.texts, want.classes, want.texts)
 	}
 }
 

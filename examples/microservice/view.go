@@ -157,6 +157,7 @@ type summary struct {
 	Breaker     supervisor.BreakerStats
 	Limiter     supervisor.LimiterStats
 	Metrics     supervisor.Metrics
+	Plot        plot // the run drawn by writeSVG
 }
 
 // opened returns how many times the breaker opened, and how many times it closed after

@@ -24,6 +24,7 @@ type Call struct {
 	// started counts the call's attempts where a Timeout stage that gave up can read them
 	// while its goroutine still runs: set by the outermost Timeout stage, nil outside one.
 	started  *atomic.Int64
+	budget   *budgetRef // the retry budget of a direct Retry (a prepared plan's); nil: none
 	start    time.Time
 	critical bool
 	logged   bool // "applying policy" was logged for this call (before a retry)
@@ -36,6 +37,13 @@ type Call struct {
 	handle bool
 	// noWait makes a limiter refuse a token it would have to wait for (Limiter.Allow).
 	noWait bool
+	// notified counts the AttemptFinished calls made for the call, so that a stage
+	// reports an attempt only when nothing inside it did (attemptEnded). It fits in the
+	// padding after the flags.
+	notified uint32
+	// orphan is set by a Timeout stage that gave up on a function still running, for
+	// the Bulkhead stages outside it: their permits go back when it returns.
+	orphan *orphan
 }
 
 // NewCall returns the state of a call from caller for the operation id (it names unnamed
@@ -62,23 +70,34 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	}
 	c.env = env
 	c.policy = p
-	switch pp := p.(type) {
+	switch p.(type) {
 	case policy.NonePolicy:
-		return execute(c, env, nil, true, 0, nil, fn)
+		return execute(c, env, nil, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
+		// Read the boxed value in place: copying the whole RetryPolicy out of the
+		// interface costs more than the fields the direct path reads.
+		pp := boxedRetry(p)
+		if !plainRetry(pp) {
+			break // a plan: a classifier to look up, an attempt timeout's stage...
+		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
-			if err := c.checkRetry(pp); err != nil {
+			if err := c.checkRetry(*pp); err != nil {
 				return v, err
 			}
 		}
-		return execute(c, env, nil, true, pp.MaxAttempts, pp.Backoff, fn)
+		return execute(c, env, nil, nil, true, pp.MaxAttempts, pp.Backoff, fn)
 	}
-	stages, err := env.route(c, p)
+	pl, err := env.route(c, p)
 	if err != nil {
 		return v, err
 	}
-	return execute(c, env, stages, false, 0, nil, fn)
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
+	}
+	return execute(c, env, pl.stages, pl.outer, false, 0, nil, fn)
 }
 
 // checkInput is the error of a call refused before anything ran: a nil context (checked
@@ -100,12 +119,12 @@ func (c *Call) checkRetry(p policy.RetryPolicy) error {
 	return nil
 }
 
-// route returns the stages c runs through under p, a policy other than None and a plain
-// Retry, or the error refusing it. It is not generic and not inlined, so that its frame
+// route returns the plan c runs under p, a policy other than None and a plain Retry, or
+// the error refusing it. It is not generic and not inlined, so that its frame
 // is not on the stack while the call runs.
 //
 //go:noinline
-func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
+func (env *Env) route(c *Call, p policy.Policy) (*Plan, error) {
 	if p == nil {
 		return nil, Invalid(c.id, "policy is nil")
 	}
@@ -117,7 +136,7 @@ func (env *Env) route(c *Call, p policy.Policy) ([]stage, error) {
 		// The ID would name a breaker or limiter, as policy.Validate refuses a Name.
 		return nil, Invalid(c.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
-	return pl.stages, nil
+	return pl, nil
 }
 
 // ExecutePlan runs fn under the prepared plan pl for c; c's operation ID is the plan's.
@@ -129,27 +148,45 @@ func ExecutePlan[T any](c *Call, pl *Plan, fn func(context.Context) (T, error)) 
 	if c.caller == nil || fn == nil {
 		return v, c.checkInput()
 	}
+	if pl.fallbacks != nil {
+		if err := checkFallbacks[T](c.id, pl.fallbacks); err != nil {
+			return v, err
+		}
+	}
 	c.env = pl.env
 	c.policy = pl.policy
-	return execute(c, pl.env, pl.stages, pl.direct, pl.attempts, pl.backoff, fn)
+	c.budget = pl.budget
+	return execute(c, pl.env, pl.stages, pl.outer, pl.direct, pl.attempts, pl.backoff, fn)
 }
 
 // execute runs a call through the gate: stages, or with direct none or a plain retry of
-// attempts (0: none) waiting backoff between them.
-func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+// attempts (0: none) waiting backoff between them. outer is the plan's outermost
+// Fallback stage, nil for none: it is applied here rather than as a stage, so that on
+// the success path it costs one test.
+func execute[T any](c *Call, env *Env, stages []stage, outer *fallbackStage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
 	if !c.enter() {
 		return v, Shutdown(c.id)
+	}
+	if env.Observer != nil {
+		return executeObserved(c, env, stages, outer, direct, attempts, backoff, fn)
 	}
 	if env.Hist != nil {
 		c.start = time.Now()
 	}
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
-		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, fn, v, err)
+		v, err = invoke(c.caller, c, fn)
+		if c.budget != nil {
+			c.deposit(c.budget) // after the attempt: a budget never delays one (BG-3)
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, c.directRules(), nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
+		if outer != nil && (err != nil || outer.classifier != nil) {
+			v, err = fallBack(c.caller, c, outer, v, err)
+		}
 	}
 	if err != nil {
 		err = c.failure(err)
@@ -159,6 +196,47 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	} else {
 		c.finishSlow(err)
 	}
+	return v, err
+}
+
+// executeObserved is execute for an engine with an Observer: the call is announced and
+// its end reported, and an attempt that no retry reported (the only attempt of a call
+// without a retry, the first of a plain Retry) is reported here. It is apart so that
+// execute without an observer pays one test.
+//
+//go:noinline
+func executeObserved[T any](c *Call, env *Env, stages []stage, outer *fallbackStage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+	if env.Hist != nil {
+		c.start = time.Now()
+	}
+	ctx := c.operationStarted(c.caller)
+	c.caller = ctx
+	mark, start := c.notified, time.Now()
+	if direct {
+		v, err = invoke(ctx, c, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if c.budget != nil {
+			c.deposit(c.budget)
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, c.directRules(), nil, fn, v, err, policy.Failure)
+		}
+	} else {
+		v, err = run(ctx, c, stages, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if outer != nil && (err != nil || outer.classifier != nil) {
+			v, err = fallBack(ctx, c, outer, v, err)
+		}
+	}
+	if err != nil {
+		err = c.failure(err)
+	}
+	c.operationFinished(ctx, err)
+	c.finishSlow(err)
 	return v, err
 }
 
@@ -274,9 +352,15 @@ func validate(p policy.Policy) (err error) {
 // plain Retry: nil, or the error to fail every entry with.
 func validateBatch(env *Env, p policy.Policy) error {
 	var err error
-	switch p.(type) {
-	case policy.NonePolicy, policy.RetryPolicy:
+	switch pp := p.(type) {
+	case policy.NonePolicy:
 		err = validate(p)
+	case policy.RetryPolicy:
+		if plainRetry(&pp) {
+			err = validate(p)
+			break
+		}
+		err = env.plans.get(env, p).err
 	default:
 		err = env.plans.get(env, p).err
 	}

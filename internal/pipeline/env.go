@@ -30,9 +30,21 @@ type Env struct {
 	// Classifiers are the registered outcome classifiers that policies name.
 	Classifiers Classifiers
 
+	// Fallbacks are the registered fallback functions that policies name.
+	Fallbacks Fallbacks
+
+	// Observer receives the calls' happenings (supervisor.WithObserver); nil: none.
+	Observer       Observer
+	observerWarned observerWarned
+
 	// Per-call pools and caches.
-	plans planCache
-	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	plans      planCache
+	slots      sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	hedgeSlots sync.Pool // *hedgeSlot, likewise
+	wheel      wheel     // the shared deadline timer of cooperative timeouts
+	coops      sync.Pool // *coopCtx
+	// batches holds a *sync.Pool of *batch[T] per reflect.Type of T.
+	batches sync.Map
 }
 
 // NewEnv returns an Env with an open gate and zero counters.
@@ -46,3 +58,8 @@ func NewEnv() *Env {
 func (env *Env) pastLimit(depth int64) bool {
 	return env.MailboxLimit > 0 && depth >= int64(env.MailboxLimit)
 }
+
+// StopTimers stops the shared deadline timer of cooperative timeouts: the contexts of
+// cooperative timeouts still running end (Err: context.Canceled), and its goroutine
+// exits. Shutdown calls it once it stopped waiting for in-flight calls.
+func (env *Env) StopTimers() { env.wheel.stop() }

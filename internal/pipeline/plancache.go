@@ -11,8 +11,8 @@ import (
 // its plan. It is direct-mapped and lock-free: a lookup is one atomic load and two
 // pointer compares; a collision replaces the older plan. A plan holds its policy value,
 // so the address it is keyed by cannot be reused while it is cached. This is the only
-// unsafe code of the module: it lets ExecuteWithPolicy with a hoisted policy skip the
-// compile, where Prepare is the explicit way.
+// unsafe code of the module (with boxedRetry and typeWord below): it lets ExecuteWithPolicy with a
+// hoisted policy skip the compile, where Prepare is the explicit way.
 type planCache struct {
 	slots [planSlots]atomic.Pointer[cachedPlan]
 }
@@ -31,6 +31,20 @@ type cachedPlan struct {
 func words(p policy.Policy) (typ, data unsafe.Pointer) {
 	w := (*[2]unsafe.Pointer)(unsafe.Pointer(&p))
 	return w[0], w[1]
+}
+
+// boxedRetry returns the RetryPolicy p holds, in place: p's dynamic type must be
+// policy.RetryPolicy, which is larger than a word and so boxed behind its data word.
+// The direct path reads a few fields of it without copying the struct out.
+func boxedRetry(p policy.Policy) *policy.RetryPolicy {
+	_, data := words(p)
+	return (*policy.RetryPolicy)(data)
+}
+
+// typeWord returns the type word of an interface value: for any((*T)(nil)), an
+// identity of T that costs one load (a fallback stage's per-type cache compares it).
+func typeWord(v any) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[0]
 }
 
 // get returns the plan of p on env, compiling it on a miss. An invalid plan compiled

@@ -33,8 +33,10 @@ type Options struct {
 // that owns them. Build one with New and start it with Start.
 type Registry struct {
 	// The families. Adding a named kind adds a field here and an entry in New's list.
-	Breakers *Breakers
-	Limiters *Limiters
+	Breakers  *Breakers
+	Limiters  *Limiters
+	Bulkheads *Bulkheads
+	Budgets   *Budgets
 
 	families []family
 	cfg      Options
@@ -63,7 +65,9 @@ func New(o Options) *Registry {
 	r.pool = newPool(o.Workers, 1024, 300)
 	r.Breakers = newBreakers(r)
 	r.Limiters = newLimiters(r)
-	r.families = []family{r.Breakers, r.Limiters}
+	r.Bulkheads = newBulkheads(r)
+	r.Budgets = newBudgets(r)
+	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads, r.Budgets}
 	return r
 }
 
@@ -111,3 +115,6 @@ func (r *Registry) Supervisor() (depth int64, restarts uint64) {
 // Children returns how many child actors the supervisor keeps track of; only for tests,
 // while the supervisor is idle.
 func (r *Registry) Children() int { return len(r.children) }
+
+// Backend returns the backend the registry builds its named actors with.
+func (r *Registry) Backend() Backend { return r.cfg.Backend }

@@ -141,7 +141,7 @@ func (f *Family[L, P, S]) ensure(c actor.Context, m *ensure[L, P, S]) {
 	r := f.r
 	var zero L
 	reply := r.cfg.Inbox.PID()
-	if !m.provide && f.shared != nil && f.shared(m.policy) {
+	if _, local := r.cfg.Backend.(Local); local && !m.provide && f.shared != nil && f.shared(m.policy) {
 		r.cfg.Warn.Once("shared:"+f.kind+":"+m.name, "a shared "+f.kind+" runs locally: no cluster backend",
 			zap.String(f.kind, m.name))
 	}

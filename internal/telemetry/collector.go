@@ -34,6 +34,9 @@ type descs struct {
 	operations, retries, timeouts, abandoned, abandonedRunning, panics *prometheus.Desc
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
+	concurrencyLimitHits                                               *prometheus.Desc
+	fallbacks                                                          *prometheus.Desc
+	hedgesStarted, hedgeWins                                           *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -63,7 +66,16 @@ func newDescs(histogram bool) descs {
 		actorRestarts: prometheus.NewDesc("bulwark_actor_restarts_total",
 			"Restarts of an actor of the engine after a panic.",
 			[]string{"kind", "name"}, nil),
+		hedgesStarted: prometheus.NewDesc("bulwark_hedges_started_total",
+			"Hedges started by hedge policies, besides the primary attempts.", nil, nil),
+		hedgeWins: prometheus.NewDesc("bulwark_hedge_wins_total",
+			"Hedged calls that succeeded, by the attempt that won: the primary or a hedge.",
+			[]string{"winner"}, nil),
 	}
+	d.concurrencyLimitHits = prometheus.NewDesc("bulwark_concurrency_limit_hits_total",
+		"Attempts refused by a bulkhead, over all bulkheads.", nil, nil)
+	d.fallbacks = prometheus.NewDesc("bulwark_fallbacks_total",
+		"Failed outcomes a fallback policy replaced with its value or function.", nil, nil)
 	if histogram {
 		d.duration = prometheus.NewDesc("bulwark_operation_duration_seconds",
 			"Time an operation took from entry to return, all its attempts and waits included.", nil, nil)
@@ -95,12 +107,15 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.operations, d.retries, d.timeouts, d.abandoned, d.abandonedRunning, d.panics,
 		d.rateLimitHits, d.trips, d.droppedEvents, d.actorDepth, d.actorRestarts,
+		d.concurrencyLimitHits,
+		d.hedgesStarted, d.hedgeWins,
 	} {
 		ch <- desc
 	}
 	for _, f := range col.families {
 		f.Describe(ch)
 	}
+	ch <- d.fallbacks
 	if d.duration != nil {
 		ch <- d.duration
 	}
@@ -126,8 +141,13 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.abandonedRunning, float64(max(c.AbandonedLive.Load(), 0)))
 	counter(d.panics, c.Panics.Load())
 	counter(d.rateLimitHits, c.RateLimitHits.Load())
+	counter(d.concurrencyLimitHits, c.ConcurrencyLimitHits.Load())
 	counter(d.trips, c.Trips.Load())
 	counter(d.droppedEvents, c.EventsDropped.Load())
+	counter(d.fallbacks, c.Fallbacks.Load())
+	counter(d.hedgesStarted, c.HedgesStarted.Load())
+	counter(d.hedgeWins, c.HedgeWinsPrimary.Load(), "primary")
+	counter(d.hedgeWins, c.HedgeWinsHedge.Load(), "hedge")
 
 	actor := func(kind, name string, depth int64, restarts uint64) {
 		gauge(d.actorDepth, float64(max(depth, 0)), kind, name)

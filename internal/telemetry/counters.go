@@ -23,6 +23,13 @@ type Counters struct {
 	Restarts      atomic.Uint64 // restarts of breaker and limiter actors
 	EventsDropped atomic.Uint64 // events that did not fit a subscriber's buffer
 	SupRestarts   atomic.Uint64 // panics the supervisor actor recovered from
+	Fallbacks     atomic.Uint64 // failed outcomes a Fallback stage replaced (its function ran)
+
+	ConcurrencyLimitHits atomic.Uint64 // attempts refused by a bulkhead
+
+	HedgesStarted    atomic.Uint64 // hedges started (primary attempts not counted)
+	HedgeWinsPrimary atomic.Uint64 // hedged calls the primary attempt won
+	HedgeWinsHedge   atomic.Uint64 // hedged calls a hedge won
 
 	// AbandonedLive counts abandoned functions that have not returned yet.
 	AbandonedLive atomic.Int64

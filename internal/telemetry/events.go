@@ -25,10 +25,22 @@ const (
 	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
 	// have opened on (Reason, with the window's counts); once per crossing.
 	BreakerThresholdExceeded
+	// SharedDegraded: a shared (cluster mode) breaker or limiter lost its owner and runs
+	// on its fallback (Family says which; Reason why).
+	SharedDegraded
+	// SharedRestored: a degraded shared name's owner answered again.
+	SharedRestored
+	// OwnerMoved: a shared name's owner is another activation than before.
+	OwnerMoved
+	// BulkheadSaturated: a bulkhead is full and queues or refuses calls.
+	BulkheadSaturated
+	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
+	BulkheadRecovered
 )
 
 // String names the kind: "breaker_state_changed", "limiter_saturated",
-// "limiter_recovered", "breaker_threshold_exceeded".
+// "limiter_recovered", "breaker_threshold_exceeded", "bulkhead_saturated",
+// "bulkhead_recovered".
 func (k EventKind) String() string {
 	switch k {
 	case BreakerStateChanged:
@@ -39,6 +51,16 @@ func (k EventKind) String() string {
 		return "limiter_saturated"
 	case LimiterRecovered:
 		return "limiter_recovered"
+	case SharedDegraded:
+		return "shared_degraded"
+	case SharedRestored:
+		return "shared_restored"
+	case OwnerMoved:
+		return "owner_moved"
+	case BulkheadSaturated:
+		return "bulkhead_saturated"
+	case BulkheadRecovered:
+		return "bulkhead_recovered"
 	}
 	return "unknown"
 }
@@ -66,6 +88,9 @@ type Event struct {
 	// window's, or the probes' when a half-open period ends; in consecutive mode Calls
 	// and Failures are the consecutive failures.
 	Calls, Failures, SlowCalls uint64
+	// Family is the family of a shared name's event (SharedDegraded, SharedRestored,
+	// OwnerMoved): "breaker" or "limiter".
+	Family string
 }
 
 // breaker reports whether the event is a breaker's, with From, To, Reason and counts.
@@ -79,6 +104,12 @@ func (ev Event) String() string {
 	s := ev.Kind.String() + " " + strconv.Quote(ev.Name)
 	if ev.breaker() {
 		s += ": " + ev.From.String() + " -> " + ev.To.String()
+		if ev.Reason != "" {
+			s += " (" + ev.Reason + ")"
+		}
+	}
+	if ev.shared() {
+		s += " " + ev.Family
 		if ev.Reason != "" {
 			s += " (" + ev.Reason + ")"
 		}
@@ -102,8 +133,17 @@ func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 			enc.AddUint64("slow_calls", ev.SlowCalls)
 		}
 	}
+	if ev.shared() {
+		enc.AddString("family", ev.Family)
+		enc.AddString("reason", ev.Reason)
+	}
 	enc.AddTime("at", ev.At)
 	return nil
+}
+
+// shared reports whether the event is a shared name's, with Family and Reason.
+func (ev Event) shared() bool {
+	return ev.Kind == SharedDegraded || ev.Kind == SharedRestored || ev.Kind == OwnerMoved
 }
 
 // Hub fans events out to subscribers. Publishing never blocks: an event that does not

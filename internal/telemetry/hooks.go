@@ -30,6 +30,16 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
 		},
 		Restarted: func(string) { c.Restarts.Add(1) },
+		Shared: func(m messages.SharedChanged) {
+			h.Publish(sharedEvent(m))
+		},
+		BulkheadSaturated: func(m messages.Saturated) {
+			kind := BulkheadRecovered
+			if m.Saturated {
+				kind = BulkheadSaturated
+			}
+			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
+		},
 	}
 }
 
@@ -39,4 +49,16 @@ func breakerEvent(kind EventKind, m messages.StateChanged) Event {
 		Kind: kind, Name: m.Name, From: m.From, To: m.To, At: m.At,
 		Reason: m.Reason, Calls: m.Calls, Failures: m.Failures, SlowCalls: m.SlowCalls,
 	}
+}
+
+// sharedEvent is the event of a shared name's coordination change m.
+func sharedEvent(m messages.SharedChanged) Event {
+	kind := OwnerMoved
+	switch m.Change {
+	case messages.OwnerLost:
+		kind = SharedDegraded
+	case messages.OwnerFound:
+		kind = SharedRestored
+	}
+	return Event{Kind: kind, Name: m.Name, At: m.At, Reason: m.Reason, Family: m.Kind}
 }

@@ -8,6 +8,7 @@
 // Usage:
 //
 //	go run ./bench/internal/ratio [-num Bulwark] [-unpaired] [-targets] file...
+//	go run ./bench/internal/ratio -readme README.md [-note text] file...
 //
 // It prints num ÷ peer for ns/op and allocs/op, each row of num paired with every other
 // library's row of the same case and level, num's cases against a baseline case of its
@@ -15,7 +16,12 @@
 // contention cost of num (par128 ÷ seq per case). With -unpaired it also lists, with
 // all their metrics, the rows that have no row of the same case and level in another
 // library (the memory benchmarks, say); with -targets it checks the targets of bulwark's
-// issues 6 and 12.
+// issues 17 (every row, ratios with benchstat's intervals), 6 and 12.
+//
+// With -readme it prints nothing: it rewrites the lines of the named file between
+// <!-- bench:begin --> and <!-- bench:end --> with issue 17's table (after -note, a
+// line saying where the numbers come from), and fails if the markers are not there
+// exactly once each.
 package main
 
 import (
@@ -33,7 +39,9 @@ import (
 func main() {
 	num := flag.String("num", "Bulwark", "the library whose rows are the numerators")
 	unpaired := flag.Bool("unpaired", false, "also list the rows of every library that have no row of the same case and level elsewhere")
-	targets := flag.Bool("targets", false, "check the targets of issues 6 and 12 (needs the bench and peers runs)")
+	targets := flag.Bool("targets", false, "check the targets of issues 17, 6 and 12 (needs the bench and peers runs)")
+	readme := flag.String("readme", "", "rewrite this file's generated benchmark table (between the bench:begin and bench:end markers) and print nothing")
+	note := flag.String("note", "", "with -readme: a line above the table saying where the numbers come from")
 	flag.Parse()
 	set := newResults()
 	for _, path := range flag.Args() {
@@ -52,6 +60,13 @@ func main() {
 	if len(set.order) == 0 {
 		fmt.Fprintln(os.Stderr, "ratio: no benchmark results in", flag.Args())
 		os.Exit(1)
+	}
+	if *readme != "" {
+		if err := set.rewriteReadme(*readme, *note); err != nil {
+			fmt.Fprintln(os.Stderr, "ratio:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
@@ -482,6 +497,7 @@ func slowTarget(kind string) target {
 }
 
 func (s *results) targets(w io.Writer) {
+	s.issue17(w)
 	for _, set := range targetSets {
 		fmt.Fprintf(w, "### Targets of issue %s (seq unless the row says otherwise)\n", set.issue)
 		fmt.Fprintln(w)

@@ -96,6 +96,9 @@ func readSections(t *testing.T, path string) map[string][]string {
 	return sections
 }
 
+// sections maps a document struct's name, where it differs, to its kind's JSON "type".
+var sections = map[string]string{"budget": "retry_budget"}
+
 // jsonDocuments returns the JSON keys of every struct type named xxxJSON in the non-test
 // files of dir, by section name, without "type".
 func jsonDocuments(t *testing.T, dir string) map[string][]string {
@@ -122,7 +125,11 @@ func jsonDocuments(t *testing.T, dir string) map[string][]string {
 					keys = append(keys, key)
 				}
 			}
-			docs[snake(strings.TrimSuffix(ts.Name.Name, "JSON"))] = keys
+			name := snake(strings.TrimSuffix(ts.Name.Name, "JSON"))
+			if alias, ok := sections[name]; ok {
+				name = alias
+			}
+			docs[name] = keys
 			return true
 		})
 	}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
 )
@@ -115,4 +119,76 @@ func Example_timeout() {
 		})
 	fmt.Println(errors.Is(err, policy.ErrTimeout))
 	// Output: true
+}
+
+// A fallback: failsafe-go's fallback.WithResult, or hystrix-go's fallback function. The
+// value is JSON, decoded into the call's result type; OnKinds limits it to refusals by
+// an open breaker.
+func Example_fallback() {
+	e, _ := supervisor.New()
+	defer e.Shutdown(context.Background())
+
+	cb := policy.CircuitBreaker(1, 30*time.Second).Named("inventory")
+	p := policy.Combine(policy.Fallback().OnKinds("circuit_open").WithValue(0), cb)
+	fail := func(ctx context.Context) (int, error) { return 0, errUnavailable }
+	_, first := supervisor.ExecuteWithPolicy(context.Background(), e, p, fail)  // trips the breaker
+	n, second := supervisor.ExecuteWithPolicy(context.Background(), e, p, fail) // refused: falls back
+	fmt.Println(errors.Is(first, errUnavailable), n, second)
+	// Output: true 0 <nil>
+}
+
+// A hystrix-go command: its Timeout, MaxConcurrentRequests, ErrorPercentThreshold,
+// RequestVolumeThreshold and SleepWindow, and its fallback, as one bulwark policy.
+func Example_hystrixCommand() {
+	e, _ := supervisor.New()
+	defer e.Shutdown(context.Background())
+
+	p := policy.Combine(
+		policy.Fallback().WithValue(0),
+		policy.CircuitBreaker(1, 5*time.Second).Named("inventory").
+			WithTimeWindow(10*time.Second).WithFailureRate(0.5, 20),
+		policy.Bulkhead(10).Named("inventory"),
+		policy.Timeout(time.Second),
+	)
+	n, err := supervisor.ExecuteWithPolicy(context.Background(), e, p, func(ctx context.Context) (int, error) {
+		return 0, errUnavailable
+	})
+	fmt.Println(n, err)
+	fmt.Println(p)
+	// Output:
+	// 0 <nil>
+	// combine(fallback().value(0), circuit_breaker(1, 5s).named("inventory").time_window(10s).failure_rate(0.5, 20), bulkhead(10).named("inventory"), timeout(1s))
+}
+
+// An HTTP client: failsafehttp.NewRoundTripper becomes bulwarkhttp.NewTransport. The
+// server's Retry-After is honoured, the discarded responses' bodies are closed, and the
+// final response comes back open.
+func Example_httpClient() {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls++; calls == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "in stock")
+	}))
+	defer srv.Close()
+	e, _ := supervisor.New()
+	defer e.Shutdown(context.Background())
+
+	p := policy.Combine(
+		policy.Retry(3).WithBackoff(policy.FixedBackoff{Interval: time.Millisecond}),
+		policy.CircuitBreaker(5, 30*time.Second).Named("inventory"),
+	)
+	client := &http.Client{Transport: bulwarkhttp.NewTransport(e, p, http.DefaultTransport)}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body), calls)
+	// Output: 200 in stock 2
 }

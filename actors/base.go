@@ -87,6 +87,8 @@ func (a *base) answerStats(c actor.Context, l *link, m *messages.GetStats, stats
 		switch {
 		case stats.Breaker != nil:
 			c.Respond(stats.Breaker)
+		case stats.Bulkhead != nil:
+			c.Respond(stats.Bulkhead)
 		default:
 			c.Respond(stats.Limiter)
 		}

@@ -27,6 +27,9 @@ type Hooks struct {
 	Saturated func(messages.Saturated)
 	// Restarted is called by the new incarnation after a panic restarted the actor.
 	Restarted func(name string)
+	// BulkheadSaturated is called when a bulkhead starts queueing or refusing calls
+	// (Saturated true), and when it has a free permit and nobody waiting again (false).
+	BulkheadSaturated func(messages.Saturated)
 }
 
 func (h *Hooks) logger() *zap.Logger {

@@ -43,7 +43,7 @@ type Result struct {
 }
 
 // GetStats asks any actor of the engine for its stats. A breaker actor answers with a
-// *BreakerStats, a limiter actor with a *LimiterStats, the supervisor with an
+// *BreakerStats, a limiter actor with a *LimiterStats, a bulkhead actor with a *BulkheadStats, the supervisor with an
 // *EngineStats. The answer goes to the sender (ctx.Respond), or, when Ticket is not
 // zero, carries the Ticket inside a *Stats.
 type GetStats struct {
@@ -51,8 +51,8 @@ type GetStats struct {
 	Ticket uint64
 }
 
-// Stats is the answer to a GetStats that carried a Ticket. Exactly one of Breaker and
-// Limiter is set.
+// Stats is the answer to a GetStats that carried a Ticket. Exactly one of Breaker,
+// Limiter and Bulkhead is set.
 type Stats struct {
 	// Ticket is the request's Ticket.
 	Ticket uint64
@@ -62,6 +62,8 @@ type Stats struct {
 	Breaker *BreakerStats
 	// Limiter holds a limiter's stats.
 	Limiter *LimiterStats
+	// Bulkhead holds a bulkhead's stats.
+	Bulkhead *BulkheadStats
 }
 
 // EngineStats is the supervisor's answer to GetStats: the engine's counters and every
@@ -77,4 +79,6 @@ type EngineStats struct {
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
+	// Bulkheads maps each live bulkhead's name to its stats.
+	Bulkheads map[string]BulkheadStats
 }

@@ -51,6 +51,9 @@ const (
 	Cancelled
 	// CircuitForcedOpen: the breaker is forced open by hand (policy.ErrCircuitForcedOpen).
 	CircuitForcedOpen
+	// ConcurrencyLimited: the bulkhead is full and its queue too, or the wait reached
+	// MaxWait (policy.ErrConcurrencyLimited).
+	ConcurrencyLimited
 )
 
 // String names the reason.
@@ -68,6 +71,8 @@ func (r Reason) String() string {
 		return "cancelled"
 	case CircuitForcedOpen:
 		return "circuit_forced_open"
+	case ConcurrencyLimited:
+		return "concurrency_limited"
 	}
 	return "unknown"
 }
@@ -91,7 +96,7 @@ type Acked struct {
 
 // Reconfigure changes a breaker's or limiter's thresholds in place, keeping its state
 // and counters. Exactly one of Breaker and Limiter is set, matching the actor. With a
-// non-zero Ticket the actor answers *Acked.
+// non-zero Ticket the actor answers *Acked. Bulkhead is set for a bulkhead actor.
 type Reconfigure struct {
 	// Ticket, when not zero, asks for an *Acked.
 	Ticket uint64
@@ -99,6 +104,8 @@ type Reconfigure struct {
 	Breaker *policy.CircuitBreakerPolicy
 	// Limiter is the new limiter configuration.
 	Limiter *policy.RateLimitPolicy
+	// Bulkhead is the new bulkhead configuration: a live resize.
+	Bulkhead *policy.BulkheadPolicy
 }
 
 // Tick is the timer message a breaker or limiter actor sends itself: open→half-open

@@ -17,6 +17,7 @@ func TestStringsNameEveryValue(t *testing.T) {
 		{"stopping", Stopping.String(), "stopping"},
 		{"crashed", Crashed.String(), "crashed"},
 		{"cancelled", Cancelled.String(), "cancelled"},
+		{"concurrency limited", ConcurrencyLimited.String(), "concurrency_limited"},
 		{"unknown reason", Reason(0).String(), "unknown"},
 	}
 	for _, tt := range tests {

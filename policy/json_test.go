@@ -116,7 +116,7 @@ func TestMarshalJSONRefuses(t *testing.T) {
 
 func TestParseJSONRejects(t *testing.T) {
 	tests := []rejectCase{
-		{"unknown policy type", `{"type":"bulkhead"}`, `policy: json: policy "type" must be a known kind, got "bulkhead"`},
+		{"unknown policy type", `{"type":"quarantine"}`, `policy: json: policy "type" must be a known kind, got "quarantine"`},
 		{"missing type", `{"max_attempts":3}`, `policy: json: "type" must be present, got an object without it`},
 		{"null", `null`, `policy: json: "type" must be present, got an object without it`},
 		{"unknown field", `{"type":"timeout","duration":"1s","jitter":true}`, `policy: json: unknown field "jitter"`},

@@ -15,6 +15,7 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("rate_limit", encodeRateLimit, decodeRateLimit),
 	entry[Policy]("timeout", encodeTimeout, decodeTimeout),
 	entry[Policy]("combine", encodeCombine, decodeCombine),
+	entry[Policy]("bulkhead", encodeBulkhead, decodeBulkhead),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -18,6 +18,7 @@ func TestKindTablesAgree(t *testing.T) {
 		"rate_limit":      RateLimit(10).WithMaxWait(time.Second),
 		"timeout":         Timeout(time.Second),
 		"combine":         Combine(Retry(2), Timeout(time.Second)),
+		"bulkhead":        Bulkhead(4).Named("db").WithQueue(8, time.Second).WithLIFO(),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

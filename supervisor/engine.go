@@ -200,5 +200,6 @@ func (e *Engine) engineStats() messages.EngineStats {
 		FailedOperations:     m.FailedOperations,
 		Breakers:             m.Breakers,
 		Limiters:             m.Limiters,
+		Bulkheads:            m.Bulkheads,
 	}
 }

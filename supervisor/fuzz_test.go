@@ -32,6 +32,8 @@ func FuzzExecuteParsedPolicy(f *testing.F) {
 		`{"type":"rate_limit","requests_per_second":1.7976931348623157e308,"burst":9223372036854775807}`,
 		`{"type":"timeout","duration":"2562047h47m16.854775807s"}`,
 		`{"type":"timeout","duration":"1ns"}`,
+		`{"type":"bulkhead","name":"fz","max_concurrent":1,"max_queue":1073741823,"lifo":true}`,
+		`{"type":"combine","policies":[{"type":"retry","max_attempts":3,"backoff":{"type":"fixed","interval":"1ms"}},{"type":"bulkhead","name":"fz-b","max_concurrent":2,"max_queue":1,"max_wait":"2562047h47m16.854775807s"},{"type":"timeout","duration":"1ms"}]}`,
 		`{"type":"combine","policies":[{"type":"retry","max_attempts":3,"backoff":{"type":"fixed","interval":"1ms"}},{"type":"circuit_breaker","name":"fz-c","failure_threshold":2,"recovery_timeout":"5ms"},{"type":"rate_limit","name":"fz-c","requests_per_second":100,"max_wait":"10ms"},{"type":"timeout","duration":"5ms"}]}`,
 		`{"type":"combine","policies":[{"type":"timeout","duration":"20ms"},{"type":"retry","max_attempts":100000,"backoff":{"type":"fixed","interval":"0s"}}]}`,
 	} {

@@ -12,6 +12,9 @@ type BreakerStats = messages.BreakerStats
 // LimiterStats is a limiter's bucket and counters (see messages.LimiterStats).
 type LimiterStats = messages.LimiterStats
 
+// BulkheadStats is a bulkhead's permits, queue and counters (see messages.BulkheadStats).
+type BulkheadStats = messages.BulkheadStats
+
 // Metrics is a snapshot of the engine's counters and of every live named actor. It
 // reflects every call that returned before Metrics was called.
 type Metrics struct {
@@ -47,6 +50,10 @@ type Metrics struct {
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
+	// ConcurrencyLimitHits counts attempts refused by a bulkhead (ErrConcurrencyLimited).
+	ConcurrencyLimitHits uint64
+	// Bulkheads maps each live bulkhead's name to its stats.
+	Bulkheads map[string]BulkheadStats
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -68,6 +75,8 @@ func (e *Engine) Metrics() Metrics {
 		DroppedEvents:        c.EventsDropped.Load(),
 		Breakers:             e.env.Registry.Breakers.Stats(),
 		Limiters:             e.env.Registry.Limiters.Stats(),
+		ConcurrencyLimitHits: c.ConcurrencyLimitHits.Load(),
+		Bulkheads:            e.env.Registry.Bulkheads.Stats(),
 	}
 }
 
@@ -99,7 +108,11 @@ func (e *Engine) Metrics() Metrics {
 //   - per limiter (label name): bulwark_limiter_admitted_total,
 //     bulwark_limiter_rejected_total, and the gauges bulwark_limiter_waiting and
 //     bulwark_limiter_tokens;
-//   - per actor (labels kind = breaker, limiter or supervisor, and name): the gauge
+//   - per bulkhead (label name): the gauges bulwark_bulkhead_limit,
+//     bulwark_bulkhead_in_flight and bulwark_bulkhead_queued, and
+//     bulwark_bulkhead_admitted_total and bulwark_bulkhead_rejected_total; over all
+//     bulkheads, bulwark_concurrency_limit_hits_total;
+//   - per actor (labels kind = breaker, limiter, bulkhead or supervisor, and name): the gauge
 //     bulwark_actor_mailbox_depth and bulwark_actor_restarts_total;
 //   - bulwark_operation_duration_seconds, a histogram, only for an engine built with
 //     WithDurationHistogram.
@@ -126,6 +139,10 @@ const (
 	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
 	// have opened on (Reason, with the window's counts); once per crossing.
 	BreakerThresholdExceeded = telemetry.BreakerThresholdExceeded
+	// BulkheadSaturated: a bulkhead is full and queues or refuses calls.
+	BulkheadSaturated = telemetry.BulkheadSaturated
+	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
+	BulkheadRecovered = telemetry.BulkheadRecovered
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each

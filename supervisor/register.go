@@ -29,6 +29,18 @@ func (e *Engine) RegisterRateLimiter(name string, p policy.RateLimitPolicy) erro
 	return register(e, e.env.Registry.Limiters, "RegisterRateLimiter", name, p)
 }
 
+// RegisterBulkhead creates the bulkhead name configured by p, or resizes it in place if
+// it exists: growing admits waiters at once; shrinking interrupts no running call, and
+// admits nobody until fewer than the new MaxConcurrent run. It never waits for running
+// calls. A registered bulkhead is never passivated, and its configuration wins over that
+// of any policy that names it. The name argument wins over p.Name; bulkheads have their
+// own namespace of names. An empty name or an invalid p gives an error matching
+// policy.ErrInvalidPolicy; after Shutdown, policy.ErrShutdown.
+func (e *Engine) RegisterBulkhead(name string, p policy.BulkheadPolicy) error {
+	p.Name = name
+	return register(e, e.env.Registry.Bulkheads, "RegisterBulkhead", name, p)
+}
+
 // register is a Register method for the family f.
 func register[L registry.Link[P, S], P registry.Config, S any](e *Engine, f *registry.Family[L, P, S], method, name string, p P) error {
 	if name == "" {

@@ -31,6 +31,9 @@ type Call struct {
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
+	// orphan is set by a Timeout stage that gave up on a function still running, for
+	// the Bulkhead stages outside it: their permits go back when it returns.
+	orphan *orphan
 }
 
 // NewCall returns the state of a call from caller for the operation id (it names unnamed

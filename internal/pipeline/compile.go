@@ -102,6 +102,9 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 			pl.byID = pl.byID || q.Name == ""
 		case policy.TimeoutPolicy:
 			pl.stages = append(pl.stages, compileTimeout(q))
+		case policy.BulkheadPolicy:
+			pl.stages = append(pl.stages, compileBulkhead(q))
+			pl.byID = pl.byID || q.Name == ""
 		default:
 			pl.stages, pl.byID = nil, false
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)

@@ -31,6 +31,7 @@ type timeoutRun[T any] struct {
 	returned bool         // run returned (false when fn called runtime.Goexit)
 	inner    Call         // the goroutine's copy of the call
 	started  atomic.Int64 // the call's attempts started, when this is its outermost Timeout stage
+	orphan   orphan       // the permits of outer bulkheads, when the stage gave up
 }
 
 const (
@@ -75,6 +76,7 @@ func runTimeout[T any](ctx context.Context, c *Call, s *timeoutStage, rest []sta
 		// is: it counts itself down when it returns, and until this call has left the
 		// gate, inFlight must not read the two as finished.
 		env.Counters.AbandonedLive.Add(1)
+		r.orphan.adopt(c.orphan, env.Outbox)
 		if abandon = r.state.CompareAndSwap(running, gaveUp); !abandon {
 			env.Counters.AbandonedLive.Add(-1)
 			<-sl.wake // the goroutine finished as the deadline came: take its signal
@@ -87,6 +89,7 @@ func runTimeout[T any](ctx context.Context, c *Call, s *timeoutStage, rest []sta
 		// The function has not returned: give up on it. r.inner belongs to the goroutine
 		// still running; the attempts it started are read from the shared count.
 		env.Counters.Abandoned.Add(1)
+		c.orphan = &r.orphan
 		c.attempts = int(started.Load())
 		if r.ctx.expired() {
 			return v, c.timedOut(s)
@@ -126,6 +129,7 @@ func (r *timeoutRun[T]) work(env *Env, rest []stage, fn func(context.Context) (T
 	defer func() {
 		// Also reached through runtime.Goexit in fn.
 		if !r.state.CompareAndSwap(running, finished) {
+			r.orphan.finish()
 			env.Counters.AbandonedLive.Add(-1)
 			env.WakeDrain()
 			return

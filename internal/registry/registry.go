@@ -33,8 +33,9 @@ type Options struct {
 // that owns them. Build one with New and start it with Start.
 type Registry struct {
 	// The families. Adding a named kind adds a field here and an entry in New's list.
-	Breakers *Breakers
-	Limiters *Limiters
+	Breakers  *Breakers
+	Limiters  *Limiters
+	Bulkheads *Bulkheads
 
 	families []family
 	cfg      Options
@@ -63,7 +64,8 @@ func New(o Options) *Registry {
 	r.pool = newPool(o.Workers, 1024, 300)
 	r.Breakers = newBreakers(r)
 	r.Limiters = newLimiters(r)
-	r.families = []family{r.Breakers, r.Limiters}
+	r.Bulkheads = newBulkheads(r)
+	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads}
 	return r
 }
 

@@ -34,6 +34,7 @@ type descs struct {
 	operations, retries, timeouts, abandoned, abandonedRunning, panics *prometheus.Desc
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
+	concurrencyLimitHits                                               *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -64,6 +65,8 @@ func newDescs(histogram bool) descs {
 			"Restarts of an actor of the engine after a panic.",
 			[]string{"kind", "name"}, nil),
 	}
+	d.concurrencyLimitHits = prometheus.NewDesc("bulwark_concurrency_limit_hits_total",
+		"Attempts refused by a bulkhead, over all bulkheads.", nil, nil)
 	if histogram {
 		d.duration = prometheus.NewDesc("bulwark_operation_duration_seconds",
 			"Time an operation took from entry to return, all its attempts and waits included.", nil, nil)
@@ -95,6 +98,7 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, desc := range []*prometheus.Desc{
 		d.operations, d.retries, d.timeouts, d.abandoned, d.abandonedRunning, d.panics,
 		d.rateLimitHits, d.trips, d.droppedEvents, d.actorDepth, d.actorRestarts,
+		d.concurrencyLimitHits,
 	} {
 		ch <- desc
 	}
@@ -126,6 +130,7 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.abandonedRunning, float64(max(c.AbandonedLive.Load(), 0)))
 	counter(d.panics, c.Panics.Load())
 	counter(d.rateLimitHits, c.RateLimitHits.Load())
+	counter(d.concurrencyLimitHits, c.ConcurrencyLimitHits.Load())
 	counter(d.trips, c.Trips.Load())
 	counter(d.droppedEvents, c.EventsDropped.Load())
 

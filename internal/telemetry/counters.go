@@ -24,6 +24,8 @@ type Counters struct {
 	EventsDropped atomic.Uint64 // events that did not fit a subscriber's buffer
 	SupRestarts   atomic.Uint64 // panics the supervisor actor recovered from
 
+	ConcurrencyLimitHits atomic.Uint64 // attempts refused by a bulkhead
+
 	// AbandonedLive counts abandoned functions that have not returned yet.
 	AbandonedLive atomic.Int64
 }

@@ -25,10 +25,15 @@ const (
 	// BreakerThresholdExceeded: a breaker in MetricsOnly mode met a threshold it would
 	// have opened on (Reason, with the window's counts); once per crossing.
 	BreakerThresholdExceeded
+	// BulkheadSaturated: a bulkhead is full and queues or refuses calls.
+	BulkheadSaturated
+	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
+	BulkheadRecovered
 )
 
 // String names the kind: "breaker_state_changed", "limiter_saturated",
-// "limiter_recovered", "breaker_threshold_exceeded".
+// "limiter_recovered", "breaker_threshold_exceeded", "bulkhead_saturated",
+// "bulkhead_recovered".
 func (k EventKind) String() string {
 	switch k {
 	case BreakerStateChanged:
@@ -39,6 +44,10 @@ func (k EventKind) String() string {
 		return "limiter_saturated"
 	case LimiterRecovered:
 		return "limiter_recovered"
+	case BulkheadSaturated:
+		return "bulkhead_saturated"
+	case BulkheadRecovered:
+		return "bulkhead_recovered"
 	}
 	return "unknown"
 }

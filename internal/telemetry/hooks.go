@@ -30,6 +30,13 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
 		},
 		Restarted: func(string) { c.Restarts.Add(1) },
+		BulkheadSaturated: func(m messages.Saturated) {
+			kind := BulkheadRecovered
+			if m.Saturated {
+				kind = BulkheadSaturated
+			}
+			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
+		},
 	}
 }
 

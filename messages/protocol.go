@@ -54,6 +54,8 @@ const (
 	// ConcurrencyLimited: the bulkhead is full and its queue too, or the wait reached
 	// MaxWait (policy.ErrConcurrencyLimited).
 	ConcurrencyLimited
+	// BudgetExhausted: the retry budget holds no retry (policy.ErrBudgetExhausted).
+	BudgetExhausted
 )
 
 // String names the reason.
@@ -73,6 +75,8 @@ func (r Reason) String() string {
 		return "circuit_forced_open"
 	case ConcurrencyLimited:
 		return "concurrency_limited"
+	case BudgetExhausted:
+		return "budget_exhausted"
 	}
 	return "unknown"
 }
@@ -106,6 +110,8 @@ type Reconfigure struct {
 	Limiter *policy.RateLimitPolicy
 	// Bulkhead is the new bulkhead configuration: a live resize.
 	Bulkhead *policy.BulkheadPolicy
+	// Budget is the new retry budget configuration.
+	Budget *policy.BudgetPolicy
 }
 
 // Tick is the timer message a breaker or limiter actor sends itself: open→half-open

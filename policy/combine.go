@@ -51,12 +51,18 @@ func (c CombinedPolicy) validate(depth int) error {
 		if !isKind(p) {
 			return invalidField("combine", fmt.Sprintf("Policies[%d]", i), kindRule, fmt.Sprintf("%T", p))
 		}
+		if _, ok := p.(BudgetPolicy); ok {
+			return invalidField("combine", fmt.Sprintf("Policies[%d]", i), budgetRule, p)
+		}
 		if err := validateKind(p, level); err != nil {
 			return atIndex(err, i)
 		}
 	}
 	return nil
 }
+
+// budgetRule says why a BudgetPolicy cannot be combined.
+const budgetRule = "a policy that runs; a retry budget is registered (Engine.RegisterBudget) and named by RetryPolicy.WithBudget or HedgePolicy.WithBudget"
 
 // kindRule is what a policy held in a CombinedPolicy or a Spec must be.
 const kindRule = "a value of one of the policy types"

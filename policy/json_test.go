@@ -226,7 +226,7 @@ func TestSpecJSON(t *testing.T) {
 	})
 	t.Run("an unknown type is an error", func(t *testing.T) {
 		var c config
-		err := json.Unmarshal([]byte(`{"payments":{"type":"hedge"}}`), &c)
+		err := json.Unmarshal([]byte(`{"payments":{"type":"no_such_kind"}}`), &c)
 		if !errors.Is(err, policy.ErrInvalidPolicy) {
 			t.Fatalf("Unmarshal error = %v, want ErrInvalidPolicy", err)
 		}

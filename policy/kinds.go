@@ -16,6 +16,8 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("timeout", encodeTimeout, decodeTimeout),
 	entry[Policy]("combine", encodeCombine, decodeCombine),
 	entry[Policy]("bulkhead", encodeBulkhead, decodeBulkhead),
+	entry[Policy]("retry_budget", encodeBudget, decodeBudget),
+	entry[Policy]("hedge", encodeHedge, decodeHedge),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -19,6 +19,8 @@ func TestKindTablesAgree(t *testing.T) {
 		"timeout":         Timeout(time.Second),
 		"combine":         Combine(Retry(2), Timeout(time.Second)),
 		"bulkhead":        Bulkhead(4).Named("db").WithQueue(8, time.Second).WithLIFO(),
+		"retry_budget":    RetryBudget(0.2),
+		"hedge":           Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend"),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

@@ -15,6 +15,10 @@ type RetryPolicy struct {
 	MaxAttempts int
 	// Backoff gives the wait before each retry; nil means DefaultBackoff().
 	Backoff Backoff
+	// Budget names the retry budget the retries draw on ("" for none): each operation's
+	// first attempt deposits, each retry withdraws, and a refused retry ends the loop
+	// with an error matching ErrBudgetExhausted and the last attempt's error.
+	Budget string
 }
 
 func (RetryPolicy) isPolicy() {}
@@ -28,6 +32,13 @@ func Retry(maxAttempts int) RetryPolicy {
 // WithBackoff returns a copy of p that waits b between attempts (nil: DefaultBackoff()).
 func (p RetryPolicy) WithBackoff(b Backoff) RetryPolicy {
 	p.Backoff = b
+	return p
+}
+
+// WithBudget returns a copy of p whose retries draw on the retry budget name (see
+// BudgetPolicy; an unregistered name is created as DefaultBudget()).
+func (p RetryPolicy) WithBudget(name string) RetryPolicy {
+	p.Budget = name
 	return p
 }
 
@@ -53,7 +64,7 @@ func (p RetryPolicy) Validate() error {
 			return within(err, "retry")
 		}
 	}
-	return nil
+	return validUTF8("retry", "Budget", p.Budget)
 }
 
 // String returns "retry(N)", followed by ".backoff(...)" when the backoff is set and is
@@ -63,6 +74,9 @@ func (p RetryPolicy) String() string {
 	if p.Backoff != nil && !isDefaultBackoff(p.Backoff) {
 		s += chained("backoff", backoffString(p.Backoff))
 	}
+	if p.Budget != "" {
+		s += chained("budget", strconv.Quote(p.Budget))
+	}
 	return s
 }
 
@@ -71,10 +85,11 @@ type retryJSON struct {
 	Type        string          `json:"type"`
 	MaxAttempts int             `json:"max_attempts"`
 	Backoff     json.RawMessage `json:"backoff,omitempty"`
+	Budget      string          `json:"budget,omitempty"`
 }
 
 func encodeRetry(p RetryPolicy) (any, error) {
-	w := retryJSON{Type: "retry", MaxAttempts: p.MaxAttempts}
+	w := retryJSON{Type: "retry", MaxAttempts: p.MaxAttempts, Budget: p.Budget}
 	if p.Backoff != nil {
 		b, err := encodeBackoff(p.Backoff)
 		if err != nil {
@@ -94,7 +109,7 @@ func decodeRetry(data []byte, _ int) (RetryPolicy, error) {
 	if err != nil {
 		return RetryPolicy{}, within(err, "retry: backoff")
 	}
-	return RetryPolicy{MaxAttempts: w.MaxAttempts, Backoff: b}, nil
+	return RetryPolicy{MaxAttempts: w.MaxAttempts, Backoff: b, Budget: w.Budget}, nil
 }
 
 // MarshalJSON writes {"type":"retry","max_attempts":N,"backoff":{...}}, leaving out a nil

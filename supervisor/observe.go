@@ -15,6 +15,9 @@ type LimiterStats = messages.LimiterStats
 // BulkheadStats is a bulkhead's permits, queue and counters (see messages.BulkheadStats).
 type BulkheadStats = messages.BulkheadStats
 
+// BudgetStats is a retry budget's balance and counters (see messages.BudgetStats).
+type BudgetStats = messages.BudgetStats
+
 // Metrics is a snapshot of the engine's counters and of every live named actor. It
 // reflects every call that returned before Metrics was called.
 type Metrics struct {
@@ -54,6 +57,11 @@ type Metrics struct {
 	ConcurrencyLimitHits uint64
 	// Bulkheads maps each live bulkhead's name to its stats.
 	Bulkheads map[string]BulkheadStats
+	// Budgets maps each live retry budget's name to its stats.
+	Budgets map[string]BudgetStats
+	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
+	// hedges).
+	HedgesStarted uint64
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -77,6 +85,8 @@ func (e *Engine) Metrics() Metrics {
 		Limiters:             e.env.Registry.Limiters.Stats(),
 		ConcurrencyLimitHits: c.ConcurrencyLimitHits.Load(),
 		Bulkheads:            e.env.Registry.Bulkheads.Stats(),
+		Budgets:              e.env.Registry.Budgets.Stats(),
+		HedgesStarted:        c.HedgesStarted.Load(),
 	}
 }
 

@@ -409,6 +409,7 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 	ctx := context.Background()
 	ExecuteWithPolicy(ctx, e, policy.Policy(policy.CircuitBreaker(1, time.Hour).Named("b")), ok42)
 	ExecuteWithPolicy(ctx, e, policy.Policy(policy.RateLimit(10).Named("l")), ok42)
+	ExecuteWithPolicy(ctx, e, policy.Policy(policy.Retry(2).WithBudget("bg")), ok42)
 	got := obsScrape(t, reg)
 	var names []string
 	seen := map[string]bool{}
@@ -426,7 +427,10 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 		"bulwark_actor_mailbox_depth", "bulwark_actor_restarts_total",
 		"bulwark_breaker_calls_total", "bulwark_breaker_failure_rate", "bulwark_breaker_slow_call_rate",
 		"bulwark_breaker_slow_calls_total", "bulwark_breaker_state", "bulwark_breaker_trips_total",
+		"bulwark_budget_balance", "bulwark_budget_deposits_total", "bulwark_budget_refused_total",
+		"bulwark_budget_withdrawals_total",
 		"bulwark_circuit_breaker_trips_total", "bulwark_dropped_events_total",
+		"bulwark_hedge_wins_total", "bulwark_hedges_started_total",
 		"bulwark_limiter_admitted_total", "bulwark_limiter_rejected_total",
 		"bulwark_limiter_tokens", "bulwark_limiter_waiting",
 		"bulwark_operation_duration_seconds", "bulwark_operations_total",

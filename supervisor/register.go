@@ -41,6 +41,17 @@ func (e *Engine) RegisterBulkhead(name string, p policy.BulkheadPolicy) error {
 	return register(e, e.env.Registry.Bulkheads, "RegisterBulkhead", name, p)
 }
 
+// RegisterBudget creates the retry budget name configured by p, or reconfigures it in
+// place if it exists (keeping the deposits and withdrawals that still count; a new TTL
+// starts an empty window). Policies name a budget with RetryPolicy.WithBudget and
+// HedgePolicy.WithBudget; a name used before it is registered is created as
+// policy.DefaultBudget() (RetryBudget(0.2)). A registered budget is never passivated. A
+// budget is per engine (per process in cluster mode). An empty name or an invalid p gives
+// an error matching policy.ErrInvalidPolicy; after Shutdown, policy.ErrShutdown.
+func (e *Engine) RegisterBudget(name string, p policy.BudgetPolicy) error {
+	return register(e, e.env.Registry.Budgets, "RegisterBudget", name, p)
+}
+
 // register is a Register method for the family f.
 func register[L registry.Link[P, S], P registry.Config, S any](e *Engine, f *registry.Family[L, P, S], method, name string, p P) error {
 	if name == "" {

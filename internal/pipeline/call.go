@@ -64,6 +64,9 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	case policy.NonePolicy:
 		return execute(c, env, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
+		if pp.Budget != "" {
+			break // a budget needs its stage
+		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
 			if err := c.checkRetry(pp); err != nil {
@@ -144,7 +147,7 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
 		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, fn, v, err)
+			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, nil, fn, v, err)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)

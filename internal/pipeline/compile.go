@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -44,6 +45,12 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
+		if pp.Budget != "" {
+			if err := pl.compileStages(env, p); err != nil {
+				return nil, InvalidPolicy(id, err)
+			}
+			break
+		}
 		if err := validate(pp); err != nil {
 			return nil, InvalidPolicy(id, err)
 		}
@@ -105,6 +112,17 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 		case policy.BulkheadPolicy:
 			pl.stages = append(pl.stages, compileBulkhead(q))
 			pl.byID = pl.byID || q.Name == ""
+		case policy.HedgePolicy:
+			s, err := compileHedge(env, q)
+			if err != nil {
+				pl.stages, pl.byID = nil, false
+				pl.err = err
+				return
+			}
+			pl.stages = append(pl.stages, s)
+		case policy.BudgetPolicy:
+			pl.stages, pl.byID = nil, false
+			pl.err = errBudgetRuns
 		default:
 			pl.stages, pl.byID = nil, false
 			pl.err = fmt.Errorf("unsupported policy type %T: pass a value of one of the policy types", q)
@@ -127,3 +145,17 @@ func walk(p policy.Policy, f func(policy.Policy)) {
 		f(p)
 	}
 }
+
+// compileStages compiles p into pl's stages, for a prepared plan; the error is why p is
+// invalid.
+func (pl *Plan) compileStages(env *Env, p policy.Policy) error {
+	c := compile(env, p)
+	if c.err != nil {
+		return c.err
+	}
+	pl.stages, pl.byID = c.stages, c.byID
+	return nil
+}
+
+// errBudgetRuns is why a BudgetPolicy given as the policy of a call is invalid.
+var errBudgetRuns = errors.New("retry_budget: a retry budget does not run as a policy: register it with Engine.RegisterBudget and name it with RetryPolicy.WithBudget or HedgePolicy.WithBudget")

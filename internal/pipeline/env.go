@@ -31,8 +31,9 @@ type Env struct {
 	Classifiers Classifiers
 
 	// Per-call pools and caches.
-	plans planCache
-	slots sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	plans      planCache
+	slots      sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one
+	hedgeSlots sync.Pool // *hedgeSlot, likewise
 }
 
 // NewEnv returns an Env with an open gate and zero counters.

@@ -14,26 +14,31 @@ import (
 type retryStage struct {
 	attempts int
 	backoff  policy.Backoff
+	budget   *budgetRef // nil: no retry budget
 }
 
 func (*retryStage) isStage() {}
 
 func compileRetry(p policy.RetryPolicy) *retryStage {
-	return &retryStage{attempts: p.MaxAttempts, backoff: p.Backoff}
+	return &retryStage{attempts: p.MaxAttempts, backoff: p.Backoff, budget: newBudgetRef(p.Budget)}
 }
 
 // runRetry runs the first attempt; the retry loop lives apart, in retryAfterFailure, so
 // that the success path pays only for the first attempt.
 func runRetry[T any](ctx context.Context, c *Call, s *retryStage, rest []stage, fn func(context.Context) (T, error)) (T, error) {
 	v, err := run(ctx, c, rest, fn)
+	if s.budget != nil {
+		c.deposit(s.budget)
+	}
 	if err == nil {
 		return v, nil
 	}
-	return retryAfterFailure(ctx, c, s.attempts, s.backoff, rest, fn, v, err)
+	return retryAfterFailure(ctx, c, s.attempts, s.backoff, s.budget, rest, fn, v, err)
 }
 
-// retryAfterFailure goes on from a failed first attempt (v, err).
-func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backoff policy.Backoff, rest []stage, fn func(context.Context) (T, error), v T, err error) (T, error) {
+// retryAfterFailure goes on from a failed first attempt (v, err); each retry first
+// withdraws from budget, when there is one.
+func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backoff policy.Backoff, budget *budgetRef, rest []stage, fn func(context.Context) (T, error), v T, err error) (T, error) {
 	env := c.env
 	for attempt := 1; ; attempt++ {
 		if err == nil || !policy.IsRetryable(err) {
@@ -41,6 +46,11 @@ func retryAfterFailure[T any](ctx context.Context, c *Call, attempts int, backof
 		}
 		if attempt >= attempts {
 			return v, &policy.Error{Kind: policy.ErrRetryExhausted, Op: c.id, Attempts: c.attempts, Err: err}
+		}
+		if budget != nil {
+			if berr := c.withdraw(ctx, budget, err); berr != nil {
+				return v, berr
+			}
 		}
 		delay, perr := retryDelay(c, backoff, attempt, err)
 		if perr != nil {

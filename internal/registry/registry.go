@@ -36,6 +36,7 @@ type Registry struct {
 	Breakers  *Breakers
 	Limiters  *Limiters
 	Bulkheads *Bulkheads
+	Budgets   *Budgets
 
 	families []family
 	cfg      Options
@@ -65,7 +66,8 @@ func New(o Options) *Registry {
 	r.Breakers = newBreakers(r)
 	r.Limiters = newLimiters(r)
 	r.Bulkheads = newBulkheads(r)
-	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads}
+	r.Budgets = newBudgets(r)
+	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads, r.Budgets}
 	return r
 }
 

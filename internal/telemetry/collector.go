@@ -35,6 +35,7 @@ type descs struct {
 	rateLimitHits, trips, droppedEvents, duration                      *prometheus.Desc
 	actorDepth, actorRestarts                                          *prometheus.Desc
 	concurrencyLimitHits                                               *prometheus.Desc
+	hedgesStarted, hedgeWins                                           *prometheus.Desc
 }
 
 func newDescs(histogram bool) descs {
@@ -64,6 +65,11 @@ func newDescs(histogram bool) descs {
 		actorRestarts: prometheus.NewDesc("bulwark_actor_restarts_total",
 			"Restarts of an actor of the engine after a panic.",
 			[]string{"kind", "name"}, nil),
+		hedgesStarted: prometheus.NewDesc("bulwark_hedges_started_total",
+			"Hedges started by hedge policies, besides the primary attempts.", nil, nil),
+		hedgeWins: prometheus.NewDesc("bulwark_hedge_wins_total",
+			"Hedged calls that succeeded, by the attempt that won: the primary or a hedge.",
+			[]string{"winner"}, nil),
 	}
 	d.concurrencyLimitHits = prometheus.NewDesc("bulwark_concurrency_limit_hits_total",
 		"Attempts refused by a bulkhead, over all bulkheads.", nil, nil)
@@ -99,6 +105,7 @@ func (col *collector) Describe(ch chan<- *prometheus.Desc) {
 		d.operations, d.retries, d.timeouts, d.abandoned, d.abandonedRunning, d.panics,
 		d.rateLimitHits, d.trips, d.droppedEvents, d.actorDepth, d.actorRestarts,
 		d.concurrencyLimitHits,
+		d.hedgesStarted, d.hedgeWins,
 	} {
 		ch <- desc
 	}
@@ -133,6 +140,9 @@ func (col *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.concurrencyLimitHits, c.ConcurrencyLimitHits.Load())
 	counter(d.trips, c.Trips.Load())
 	counter(d.droppedEvents, c.EventsDropped.Load())
+	counter(d.hedgesStarted, c.HedgesStarted.Load())
+	counter(d.hedgeWins, c.HedgeWinsPrimary.Load(), "primary")
+	counter(d.hedgeWins, c.HedgeWinsHedge.Load(), "hedge")
 
 	actor := func(kind, name string, depth int64, restarts uint64) {
 		gauge(d.actorDepth, float64(max(depth, 0)), kind, name)

@@ -25,6 +25,9 @@ type Counters struct {
 	SupRestarts   atomic.Uint64 // panics the supervisor actor recovered from
 
 	ConcurrencyLimitHits atomic.Uint64 // attempts refused by a bulkhead
+	HedgesStarted        atomic.Uint64 // hedges started (primary attempts not counted)
+	HedgeWinsPrimary     atomic.Uint64 // hedged calls the primary attempt won
+	HedgeWinsHedge       atomic.Uint64 // hedged calls a hedge won
 
 	// AbandonedLive counts abandoned functions that have not returned yet.
 	AbandonedLive atomic.Int64

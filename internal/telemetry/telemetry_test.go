@@ -118,9 +118,9 @@ func TestCollectorExportsCountersFamiliesAndActors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 2 operations + 9 engine-wide + 1 family + 2 fake actor + 2 supervisor + 1 histogram.
-	if n != 17 {
-		t.Fatalf("%d series; want 17", n)
+	// 2 operations + 9 engine-wide + 3 hedge + 1 family + 2 fake actor + 2 supervisor + 1 histogram.
+	if n != 20 {
+		t.Fatalf("%d series; want 20", n)
 	}
 	if v := testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
 		for m := range collectOnly(col, "bulwark_retry_attempts_total") {

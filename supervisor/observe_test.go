@@ -429,7 +429,7 @@ func TestCollectorDescribesEverySeries(t *testing.T) {
 		"bulwark_breaker_slow_calls_total", "bulwark_breaker_state", "bulwark_breaker_trips_total",
 		"bulwark_budget_balance", "bulwark_budget_deposits_total", "bulwark_budget_refused_total",
 		"bulwark_budget_withdrawals_total",
-		"bulwark_circuit_breaker_trips_total", "bulwark_dropped_events_total",
+		"bulwark_circuit_breaker_trips_total", "bulwark_concurrency_limit_hits_total", "bulwark_dropped_events_total",
 		"bulwark_hedge_wins_total", "bulwark_hedges_started_total",
 		"bulwark_limiter_admitted_total", "bulwark_limiter_rejected_total",
 		"bulwark_limiter_tokens", "bulwark_limiter_waiting",

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/supervisor"
@@ -73,7 +74,9 @@ func WithRefreshInterval(d time.Duration) StatusOption {
 //     "snapshot" (a StatusSnapshot) at once and then every second (WithRefreshInterval),
 //     a "change" (a StatusChange) for every event of Engine.Subscribe, followed within
 //     100ms by a fresh snapshot, and a final "shutdown" when the engine shuts down; the
-//     stream ends when the client goes away or the engine shuts down;
+//     stream ends when the client goes away, when the engine shuts down, and when the
+//     http.Server serving it starts a graceful Shutdown (which would otherwise wait for
+//     the stream);
 //   - POST: a manual control, when WithControls allows it, else 403.
 //
 // The page and the JSON show names and numbers only, never an error's text; names are
@@ -96,13 +99,16 @@ func StatusHandler(e *supervisor.Engine, opts ...StatusOption) http.Handler {
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
-	return &statusHandler{e: e, opts: o, origin: http.NewCrossOriginProtection()}
+	return &statusHandler{e: e, opts: o, origin: http.NewCrossOriginProtection(), servers: map[*http.Server]chan struct{}{}}
 }
 
 type statusHandler struct {
 	e      *supervisor.Engine
 	opts   statusOptions
 	origin *http.CrossOriginProtection
+
+	mu      sync.Mutex
+	servers map[*http.Server]chan struct{} // closed when that server starts shutting down
 }
 
 // The formats a GET can ask for.

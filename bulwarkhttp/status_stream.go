@@ -33,6 +33,7 @@ func (h *statusHandler) stream(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	serverDown := h.serverShutdown(r) // before the first write: a Shutdown may follow it
 	events, cancel := h.e.Subscribe(streamBuffer)
 	defer cancel()
 
@@ -49,6 +50,8 @@ func (h *statusHandler) stream(w http.ResponseWriter, r *http.Request) {
 		var err error
 		select {
 		case <-done:
+			return
+		case <-serverDown: // the page reconnects after streamRetry, to the next server
 			return
 		case ev, ok := <-events:
 			if !ok { // Shutdown closed the subscription
@@ -98,4 +101,28 @@ func (s *sse) raw(text string) error {
 		return err
 	}
 	return s.rc.Flush()
+}
+
+// serverShutdown returns a channel closed when the http.Server serving r starts a
+// graceful Shutdown, which waits for open streams to end by themselves; nil when r
+// carries no server (a handler called directly).
+func (h *statusHandler) serverShutdown(r *http.Request) <-chan struct{} {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ch, ok := h.servers[srv]; ok {
+		return ch
+	}
+	ch := make(chan struct{})
+	h.servers[srv] = ch
+	srv.RegisterOnShutdown(func() {
+		h.mu.Lock()
+		delete(h.servers, srv)
+		h.mu.Unlock()
+		close(ch)
+	})
+	return ch
 }

@@ -450,6 +450,50 @@ func TestStatusStreamEndsAtShutdown(t *testing.T) {
 	})
 }
 
+// A graceful http.Server.Shutdown does not wait for open streams (it would, until its
+// context ended): they end at once, and the page reconnects after its retry delay.
+func TestStatusStreamEndsAtServerShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := bulwarkhttp.StatusHandler(newEngine(t))
+		done := make(chan struct{})
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(done)
+			h.ServeHTTP(w, r)
+		})}
+		l := newPipeListener()
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = srv.Serve(l)
+		}()
+		tr := &http.Transport{DialContext: l.dial}
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequest(http.MethodGet, "http://svc/?format=events", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		r := bufio.NewReader(resp.Body)
+		mustEvent(t, r, "snapshot")
+		drained := make(chan struct{})
+		go func() { // a live page keeps reading
+			defer close(drained)
+			_, _ = io.Copy(io.Discard, r)
+		}()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v after %v; want it to end the stream and return", err, time.Since(start))
+		}
+		waitDone(t, done, "the server's Shutdown")
+		<-served
+		<-drained
+	})
+}
+
 // streamRecorder is an httptest.ResponseRecorder that the test may read while the
 // handler writes.
 type streamRecorder struct {

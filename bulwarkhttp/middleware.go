@@ -16,6 +16,10 @@ import (
 // request. It registers Classify on e as the classifier "http". A nil engine, or a nil
 // or invalid policy, makes every request fail with 500 Internal Server Error (the error
 // matches policy.ErrInvalidPolicy). The handler it returns is safe for concurrent use.
+//
+// A server policy is usually made of admission stages (rate limits, breakers,
+// bulkheads) and a Timeout. A Retry or a hedge runs the handler again on a fresh buffer,
+// with the same request, whose body the first run may have read already.
 func Middleware(e *supervisor.Engine, p policy.Policy, opts ...Option) func(http.Handler) http.Handler {
 	o := collect(opts)
 	r := newRunner[*handlerRun](e, p, o.key)
@@ -86,6 +90,12 @@ func (s *serving) attempt(ctx context.Context) (*handlerRun, error) {
 		return nil, context.Canceled
 	}
 	s.h.next.ServeHTTP(hr, s.req.WithContext(ctx))
+	if err := ctx.Err(); err != nil && hr.buffered {
+		// The run's context ended (its deadline, or the caller's): as under
+		// http.TimeoutHandler, what it wrote does not go out, even if it returned
+		// just in time.
+		return hr, err
+	}
 	code := hr.status()
 	if serverFailure(code) {
 		return hr, &StatusError{StatusCode: code}

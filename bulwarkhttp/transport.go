@@ -51,11 +51,13 @@ func NewTransport(e *supervisor.Engine, p policy.Policy, next http.RoundTripper,
 	return t
 }
 
-// singleShot returns p with every RetryPolicy cut to one attempt, for requests that
-// must not be sent twice: breakers, limiters and timeouts still apply to them. changed
-// reports whether there was a retry to cut.
+// singleShot returns p with every RetryPolicy cut to one attempt and every HedgePolicy
+// taken out, for requests that must not be sent twice: breakers, limiters and timeouts
+// still apply to them. changed reports whether there was anything to cut.
 func singleShot(p policy.Policy, depth int) (_ policy.Policy, changed bool) {
 	switch pp := p.(type) {
+	case policy.HedgePolicy:
+		return policy.None(), true
 	case policy.RetryPolicy:
 		if pp.MaxAttempts > 1 {
 			pp.MaxAttempts = 1
@@ -199,18 +201,17 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := context.WithoutCancel(ctx)
-	var (
-		reqCtx context.Context
-		cancel context.CancelFunc
-	)
-	if dl, ok := x.caller.Deadline(); ok {
-		reqCtx, cancel = context.WithDeadline(base, dl)
-	} else {
-		reqCtx, cancel = context.WithCancel(base)
+	// The request's context ends only when the caller's does (through stopCaller, not a
+	// deadline of its own: the engine must see the caller's context end first), when the
+	// attempt's ends before the headers, or when the body is closed.
+	reqCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopCaller := afterFunc(x.caller, cancel)
+	stopAttempt := noStop
+	if ctx != x.caller {
+		// A context of the attempt's own (a timeout's, a hedge's): it bounds the wait for
+		// the response headers only.
+		stopAttempt = afterFunc(ctx, cancel)
 	}
-	stopCaller := context.AfterFunc(x.caller, cancel)
-	stopAttempt := context.AfterFunc(ctx, cancel)
 	out := x.req.WithContext(reqCtx)
 	out.Body = b
 	resp, err := x.t.next.RoundTrip(out)
@@ -230,7 +231,12 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	resp.Body = &releasingBody{ReadCloser: resp.Body, cancel: cancel, stopCaller: stopCaller}
+	rb := &releasingBody{ReadCloser: resp.Body, cancel: cancel, stopCaller: stopCaller}
+	if w, ok := resp.Body.(io.Writer); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &releasingConn{releasingBody: rb, Writer: w} // an upgraded connection writes too
+	} else {
+		resp.Body = rb
+	}
 	if !x.keep(resp) {
 		return nil, context.Canceled // RoundTrip has returned: nobody takes this response
 	}
@@ -243,6 +249,17 @@ func (x *exchange) attempt(ctx context.Context) (*http.Response, error) {
 	}
 	return resp, nil
 }
+
+// afterFunc is context.AfterFunc, with nothing to arrange for a context that never ends.
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if ctx.Done() == nil {
+		return noStop
+	}
+	return context.AfterFunc(ctx, f)
+}
+
+// noStop is the stop function of a context that never ends: the function never ran.
+func noStop() bool { return true }
 
 // transportError marks an error the same request can never get past as Permanent (not
 // retried, not counted by breakers): an untrusted TLS connection, or a scheme
@@ -344,4 +361,11 @@ func (b *releasingBody) Close() error {
 	b.cancel()
 	b.stopCaller()
 	return err
+}
+
+// releasingConn is the body of a 101 Switching Protocols response: the upgraded
+// connection, which net/http hands over as an io.ReadWriteCloser.
+type releasingConn struct {
+	*releasingBody
+	io.Writer
 }

@@ -669,3 +669,94 @@ func TestTransportWithBadInputFailsEveryRequest(t *testing.T) {
 		})
 	}
 }
+
+// failsafehttp's TestClientHedgePolicy and IN-5 for hedges: a hedge starts while the
+// primary is slow, the first answer wins, and the losing response is drained and closed
+// when it arrives.
+func TestTransportHedgesAndClosesTheLosersBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &fakeNext{respond: func(n int, req *http.Request) (*http.Response, error) {
+			if n == 1 {
+				time.Sleep(100 * time.Millisecond) // the primary is slow, and ignores its context
+			}
+			return response(200, "answer "+strconv.Itoa(n)), nil
+		}}
+		rt := bulwarkhttp.NewTransport(newEngine(t), policy.Hedge(80*time.Millisecond), next)
+		start := time.Now()
+		resp, err := get(t, rt, "http://svc/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != "answer 2" || time.Since(start) != 80*time.Millisecond {
+			t.Errorf("got %q after %v; want the hedge's answer at 80ms", got, time.Since(start))
+		}
+		time.Sleep(time.Second) // the primary answers late
+		synctest.Wait()
+		bodies := next.made()
+		if len(bodies) != 2 {
+			t.Fatalf("%d responses, want 2", len(bodies))
+		}
+		for i, b := range bodies {
+			if !b.closed.Load() {
+				t.Errorf("response %d not closed", i+1)
+			}
+		}
+	})
+}
+
+// IN-2 for hedges: a request that must not be sent twice is not hedged.
+func TestTransportDoesNotHedgeANonIdempotentRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &fakeNext{respond: func(int, *http.Request) (*http.Response, error) {
+			time.Sleep(100 * time.Millisecond)
+			return response(201, "created"), nil
+		}}
+		rt := bulwarkhttp.NewTransport(newEngine(t), policy.Combine(policy.Hedge(10*time.Millisecond), policy.Timeout(time.Second)), next)
+		req, _ := http.NewRequest(http.MethodPost, "http://svc/orders", strings.NewReader("{}"))
+		resp, err := rt.RoundTrip(req)
+		if err != nil || resp.StatusCode != 201 {
+			t.Fatalf("RoundTrip = %v, %v", resp, err)
+		}
+		resp.Body.Close()
+		if n := len(next.requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
+}
+
+// rwBody is an upgraded connection's body: it reads and writes.
+type rwBody struct {
+	io.Reader
+	bytes.Buffer
+}
+
+func (*rwBody) Close() error { return nil }
+
+func (b *rwBody) Read(p []byte) (int, error) { return b.Reader.Read(p) }
+
+// A 101 Switching Protocols response keeps its body writable, as net/http gives it.
+func TestTransportKeepsAnUpgradedConnectionWritable(t *testing.T) {
+	conn := &rwBody{Reader: strings.NewReader("hello")}
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusSwitchingProtocols, Header: http.Header{}, Body: conn}, nil
+	})
+	rt := bulwarkhttp.NewTransport(newEngine(t), policy.Retry(3), next)
+	resp, err := get(t, rt, "http://svc/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	w, ok := resp.Body.(io.Writer)
+	if !ok {
+		t.Fatalf("the body %T is not writable", resp.Body)
+	}
+	if _, err := io.WriteString(w, "ping"); err != nil || conn.String() != "ping" {
+		t.Errorf("write: %v, the connection got %q", err, conn.String())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -69,6 +69,9 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.histogram {
 		env.Hist = telemetry.NewHistogram()
 	}
+	if cfg.observer != nil {
+		env.Observer = observerAdapter{cfg.observer}
+	}
 	e.events = telemetry.NewHub(&env.Counters.EventsDropped, env.Warn)
 
 	e.sys = cfg.system

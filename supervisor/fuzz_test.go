@@ -26,6 +26,7 @@ func FuzzExecuteParsedPolicy(f *testing.F) {
 		`{"type":"retry","max_attempts":3,"backoff":{"type":"exponential","initial_delay":"1ns","multiplier":1e308}}`,
 		`{"type":"retry","max_attempts":5,"backoff":{"type":"linear","initial":"2562047h47m16.854775807s","step":"2562047h47m16.854775807s"}}`,
 		`{"type":"retry","max_attempts":4,"backoff":{"type":"decorrelated","base":"1ms","max":"3ms"}}`,
+		`{"type":"retry","max_attempts":5,"backoff":{"type":"fixed","interval":"1ms"},"max_duration":"3ms","max_retry_after":"1ns","attempt_timeout":"1ms"}`,
 		`{"type":"circuit_breaker","name":"fz","failure_threshold":1,"recovery_timeout":"2562047h47m16.854775807s"}`,
 		`{"type":"circuit_breaker","failure_threshold":2,"recovery_timeout":"1ms","success_threshold":9223372036854775807}`,
 		`{"type":"rate_limit","name":"fz","requests_per_second":5e-324,"max_wait":"2562047h47m16.854775807s"}`,

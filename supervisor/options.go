@@ -24,6 +24,7 @@ type config struct {
 	workers      int
 	failureLevel zapcore.Level
 	classifiers  []namedClassifier
+	observer     Observer
 }
 
 // namedClassifier is a WithClassifier option's registration.

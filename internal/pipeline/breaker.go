@@ -92,6 +92,9 @@ func runBreaker[T any](ctx context.Context, c *Call, s *breakerStage, rest []sta
 	}
 	gen, probe, l, err := c.admit(ctx, s, l)
 	if err != nil {
+		if c.observed() && isRejection(err) {
+			c.notifyRejected(ctx, "breaker", l.Name(), err)
+		}
 		return v, err
 	}
 	return runAdmitted(ctx, c, s, l, gen, probe, rest, fn)

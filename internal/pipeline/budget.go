@@ -97,7 +97,9 @@ func (c *Call) withdraw(ctx context.Context, b *budgetRef, last error) error {
 				if ce := env.Log.Check(zap.DebugLevel, "retry budget exhausted"); ce != nil {
 					ce.Write(zap.String("op", c.id), zap.String("budget", b.name), zap.Int("attempts", c.attempts), zap.Error(last))
 				}
-				return &policy.Error{Kind: policy.ErrBudgetExhausted, Op: c.id, Attempts: c.attempts, Err: last}
+				refusal := &policy.Error{Kind: policy.ErrBudgetExhausted, Op: c.id, Attempts: c.attempts, Err: last}
+				c.notifyRejected(ctx, "budget", b.name, refusal)
+				return refusal
 			}
 			if a.Reason == messages.Stopping {
 				continue

@@ -31,6 +31,10 @@ type Call struct {
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
+	// notified counts the AttemptFinished calls made for the call, so that a stage
+	// reports an attempt only when nothing inside it did (attemptEnded). It fits in the
+	// padding after the flags.
+	notified uint32
 	// orphan is set by a Timeout stage that gave up on a function still running, for
 	// the Bulkhead stages outside it: their permits go back when it returns.
 	orphan *orphan
@@ -64,8 +68,8 @@ func Execute[T any](c *Call, env *Env, p policy.Policy, fn func(context.Context)
 	case policy.NonePolicy:
 		return execute(c, env, nil, true, 0, nil, fn)
 	case policy.RetryPolicy:
-		if pp.Budget != "" {
-			break // a budget needs its stage
+		if !plainRetry(pp) {
+			break // a plan: a classifier to look up, an attempt timeout's stage...
 		}
 		// Retry(n) carries the shared default backoff, which is valid: skip Validate.
 		if pp.MaxAttempts < 1 || (pp.Backoff != nil && pp.Backoff != policy.DefaultBackoff()) {
@@ -141,13 +145,16 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	if !c.enter() {
 		return v, Shutdown(c.id)
 	}
+	if env.Observer != nil {
+		return executeObserved(c, env, stages, direct, attempts, backoff, fn)
+	}
 	if env.Hist != nil {
 		c.start = time.Now()
 	}
 	if direct {
 		// No plan, no allocation: the retry loop starts only after a failure.
 		if v, err = invoke(c.caller, c, fn); err != nil && attempts > 0 {
-			v, err = retryAfterFailure(c.caller, c, attempts, backoff, nil, nil, fn, v, err)
+			v, err = retryAfterFailure(c.caller, c.caller, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
 		}
 	} else {
 		v, err = run(c.caller, c, stages, fn)
@@ -160,6 +167,41 @@ func execute[T any](c *Call, env *Env, stages []stage, direct bool, attempts int
 	} else {
 		c.finishSlow(err)
 	}
+	return v, err
+}
+
+// executeObserved is execute for an engine with an Observer: the call is announced and
+// its end reported, and an attempt that no retry reported (the only attempt of a call
+// without a retry, the first of a plain Retry) is reported here. It is apart so that
+// execute without an observer pays one test.
+//
+//go:noinline
+func executeObserved[T any](c *Call, env *Env, stages []stage, direct bool, attempts int, backoff policy.Backoff, fn func(context.Context) (T, error)) (v T, err error) {
+	if env.Hist != nil {
+		c.start = time.Now()
+	}
+	ctx := c.operationStarted(c.caller)
+	c.caller = ctx
+	mark, start := c.notified, time.Now()
+	if direct {
+		v, err = invoke(ctx, c, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+		if err != nil && attempts > 0 {
+			v, err = retryAfterFailure(ctx, ctx, c, attempts, backoff, plainRules, nil, fn, v, err, policy.Failure)
+		}
+	} else {
+		v, err = run(ctx, c, stages, fn)
+		if c.attempts > 0 {
+			c.attemptEnded(ctx, 1, mark, start, err, c.defaultVerdict(err))
+		}
+	}
+	if err != nil {
+		err = c.failure(err)
+	}
+	c.operationFinished(ctx, err)
+	c.finishSlow(err)
 	return v, err
 }
 
@@ -275,9 +317,15 @@ func validate(p policy.Policy) (err error) {
 // plain Retry: nil, or the error to fail every entry with.
 func validateBatch(env *Env, p policy.Policy) error {
 	var err error
-	switch p.(type) {
-	case policy.NonePolicy, policy.RetryPolicy:
+	switch pp := p.(type) {
+	case policy.NonePolicy:
 		err = validate(p)
+	case policy.RetryPolicy:
+		if plainRetry(pp) {
+			err = validate(p)
+			break
+		}
+		err = env.plans.get(env, p).err
 	default:
 		err = env.plans.get(env, p).err
 	}

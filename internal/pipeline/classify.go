@@ -134,9 +134,23 @@ func lastAttempt(err error) error {
 // classify runs the classifier cl on (v, err) and turns its verdict into an outcome. A
 // classifier that panics counts as a failure; its first panic is logged (once per name).
 // One that calls runtime.Goexit is handled as the operation's would be.
+func (c *Call) classify(cl *classifier, v any, err error) messages.Outcome {
+	switch c.verdictOf(cl, v, err) {
+	case policy.Success:
+		return messages.Success
+	case policy.Ignore:
+		return messages.Neutral
+	}
+	return messages.Failure // Failure, Abort, and a verdict the engine does not know
+}
+
+// verdictOf runs the classifier cl on (v, err) and returns its verdict: Failure for a
+// classifier that panics (its first panic is logged, once per name) and for a verdict
+// the engine does not know. One that calls runtime.Goexit is handled as the
+// operation's would be.
 //
 //go:noinline
-func (c *Call) classify(cl *classifier, v any, err error) (outcome messages.Outcome) {
+func (c *Call) verdictOf(cl *classifier, v any, err error) (verdict policy.Verdict) {
 	returned := false
 	defer func() {
 		if returned {
@@ -151,15 +165,13 @@ func (c *Call) classify(cl *classifier, v any, err error) (outcome messages.Outc
 			c.env.Log.Error("classifier panicked; its outcomes count as failures (logged once per classifier)",
 				zap.String("classifier", cl.name), zap.String("op", c.id), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
 		}
-		outcome = messages.Failure
+		verdict = policy.Failure
 	}()
-	verdict := (*cl.fn.Load())(v, err)
+	verdict = (*cl.fn.Load())(v, err)
 	returned = true
 	switch verdict {
-	case policy.Success:
-		return messages.Success
-	case policy.Ignore:
-		return messages.Neutral
+	case policy.Success, policy.Failure, policy.Ignore, policy.Abort:
+		return verdict
 	}
-	return messages.Failure // Failure, Abort, and a verdict the engine does not know
+	return policy.Failure
 }

@@ -45,25 +45,28 @@ func (env *Env) Prepare(id string, p policy.Policy) (*Plan, error) {
 	case policy.NonePolicy:
 		pl.direct = true
 	case policy.RetryPolicy:
-		if pp.Budget != "" {
-			if err := pl.compileStages(env, p); err != nil {
-				return nil, InvalidPolicy(id, err)
-			}
-			break
+		if !plainRetry(pp) {
+			return env.prepareStages(pl, p)
 		}
 		if err := validate(pp); err != nil {
 			return nil, InvalidPolicy(id, err)
 		}
 		pl.direct, pl.attempts, pl.backoff = true, pp.MaxAttempts, pp.Backoff
 	default:
-		c := compile(env, p)
-		if c.err != nil {
-			return nil, InvalidPolicy(id, c.err)
-		}
-		pl.stages, pl.byID = c.stages, c.byID
+		return env.prepareStages(pl, p)
 	}
-	if pl.byID && id != "" && !utf8.ValidString(id) {
-		return nil, Invalid(id, "the operation ID names a breaker or limiter and must be valid UTF-8")
+	return pl, nil
+}
+
+// prepareStages is Prepare for a policy that runs through stages: it compiles p into pl.
+func (env *Env) prepareStages(pl *Plan, p policy.Policy) (*Plan, error) {
+	c := compile(env, p)
+	if c.err != nil {
+		return nil, InvalidPolicy(pl.id, c.err)
+	}
+	pl.stages, pl.byID = c.stages, c.byID
+	if pl.byID && pl.id != "" && !utf8.ValidString(pl.id) {
+		return nil, Invalid(pl.id, "the operation ID names a breaker or limiter and must be valid UTF-8")
 	}
 	return pl, nil
 }
@@ -86,15 +89,32 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 		return
 	}
 	n := 0
-	walk(p, func(policy.Policy) { n++ })
+	walk(p, func(q policy.Policy) {
+		n++
+		if r, ok := q.(policy.RetryPolicy); ok && r.AttemptTimeout > 0 {
+			n++
+		}
+	})
 	pl.stages = make([]stage, 0, n)
+	retries := 0 // the retry stages so far: a later one is nested
 	walk(p, func(q policy.Policy) {
 		if pl.err != nil {
 			return
 		}
 		switch q := q.(type) {
 		case policy.RetryPolicy:
-			pl.stages = append(pl.stages, compileRetry(q))
+			s, err := compileRetry(env, q, retries > 0)
+			if err != nil {
+				pl.stages, pl.byID = nil, false
+				pl.err = err
+				return
+			}
+			retries++
+			pl.stages = append(pl.stages, s)
+			if q.AttemptTimeout > 0 {
+				// RT-6: exactly Combine(Retry(n), Timeout(d)).
+				pl.stages = append(pl.stages, compileTimeout(policy.Timeout(q.AttemptTimeout)))
+			}
 		case policy.CircuitBreakerPolicy:
 			s, err := compileBreaker(env, q)
 			if err != nil {
@@ -144,17 +164,6 @@ func walk(p policy.Policy, f func(policy.Policy)) {
 	default:
 		f(p)
 	}
-}
-
-// compileStages compiles p into pl's stages, for a prepared plan; the error is why p is
-// invalid.
-func (pl *Plan) compileStages(env *Env, p policy.Policy) error {
-	c := compile(env, p)
-	if c.err != nil {
-		return c.err
-	}
-	pl.stages, pl.byID = c.stages, c.byID
-	return nil
 }
 
 // errBudgetRuns is why a BudgetPolicy given as the policy of a call is invalid.

@@ -30,6 +30,10 @@ type Env struct {
 	// Classifiers are the registered outcome classifiers that policies name.
 	Classifiers Classifiers
 
+	// Observer receives the calls' happenings (supervisor.WithObserver); nil: none.
+	Observer       Observer
+	observerWarned observerWarned
+
 	// Per-call pools and caches.
 	plans      planCache
 	slots      sync.Pool // *timeoutSlot; per engine, so synctest bubbles never share one

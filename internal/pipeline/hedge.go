@@ -59,6 +59,8 @@ type hedgeAttempt[T any] struct {
 	err      error
 	returned bool         // run returned (false when fn called runtime.Goexit)
 	state    atomic.Int32 // running, finished, gaveUp (as a Timeout stage's)
+	start    time.Time    // when it started, with an Observer
+	mark     uint32       // the call's notified count when it started
 }
 
 // hedgeRun is one Hedge stage in progress. The primary attempt is held inline; hedges
@@ -92,6 +94,9 @@ func (r *hedgeRun[T]) start(ctx context.Context, c *Call, rest []stage, fn func(
 	a.ctx.init(ctx, i+1, i > 0)
 	a.inner = *c
 	a.inner.detached = true
+	if c.observed() {
+		a.start, a.mark = time.Now(), c.notified
+	}
 	go a.work(c.env, r.wake, i, rest, fn)
 }
 
@@ -138,6 +143,7 @@ func runHedge[T any](ctx context.Context, c *Call, s *hedgeStage, rest []stage, 
 		}
 		if s.budget != nil {
 			if berr := c.withdraw(ctx, s.budget, last); berr != nil {
+				// HG-6: no more hedges; the attempts running go on (FS #141).
 				refused = true
 				if ce := env.Log.Check(zap.DebugLevel, "hedge not started"); ce != nil {
 					ce.Write(zap.String("op", c.id), zap.Int("attempt", r.started+1), zap.Error(berr))
@@ -170,7 +176,14 @@ func runHedge[T any](ctx context.Context, c *Call, s *hedgeStage, rest []stage, 
 			if !a.returned {
 				a.err = a.inner.GoexitErr()
 			}
-			if s.accepts(c, a.v, a.err) {
+			accept, verdict := s.accepts(c, a.v, a.err)
+			if c.observed() && a.inner.notified == a.mark {
+				// No stage inside the attempt reported it: the hedge does, on the
+				// caller's goroutine, and an enclosing retry does not again.
+				c.notifyAttempt(&a.ctx, i+1, i > 0, time.Since(a.start), a.err, verdict)
+				c.notified++
+			}
+			if accept {
 				if a.err == nil {
 					if i == 0 {
 						env.Counters.HedgeWinsPrimary.Add(1)
@@ -266,44 +279,19 @@ func (r *hedgeRun[T]) finish(ctx context.Context, c *Call, sl *hedgeSlot, keep, 
 // success, a non-retryable failure or an Abort, judged by the precedence every stage
 // uses (DESIGN.md, "Outcome classification"); false means it failed retryably and the
 // next attempt may start.
-func (s *hedgeStage) accepts(c *Call, v any, err error) bool {
+func (s *hedgeStage) accepts(c *Call, v any, err error) (bool, policy.Verdict) {
 	if err != nil {
 		e := lastAttempt(err)
-		if s.classifier == nil || policy.IsRefusal(e) || policy.IsPermanent(e) || c.caller.Err() != nil {
-			return !policy.IsRetryable(err)
+		if s.classifier == nil || c.neutral(e) {
+			return !policy.IsRetryable(err), c.defaultVerdict(err)
 		}
 	} else if s.classifier == nil {
-		return true
+		return true, policy.Success
 	}
-	switch c.verdict(s.classifier, v, err) {
+	verdict := c.verdictOf(s.classifier, v, err)
+	switch verdict {
 	case policy.Success, policy.Ignore, policy.Abort:
-		return true
+		return true, verdict
 	}
-	return err != nil && !policy.IsRetryable(err)
-}
-
-// verdict runs the classifier cl on (v, err). A classifier that panics gives Failure;
-// its first panic is logged (once per name).
-//
-//go:noinline
-func (c *Call) verdict(cl *classifier, v any, err error) (verdict policy.Verdict) {
-	returned := false
-	defer func() {
-		if returned {
-			return
-		}
-		r := recover()
-		if r == nil {
-			_ = c.userExit(nil) // runtime.Goexit: it goes on
-			return
-		}
-		if cl.warned.CompareAndSwap(false, true) {
-			c.env.Log.Error("classifier panicked; its outcomes count as failures (logged once per classifier)",
-				zap.String("classifier", cl.name), zap.String("op", c.id), zap.Any("panic", r))
-		}
-		verdict = policy.Failure
-	}()
-	verdict = (*cl.fn.Load())(v, err)
-	returned = true
-	return verdict
+	return err != nil && !policy.IsRetryable(err), verdict
 }

@@ -50,6 +50,9 @@ func runLimiter[T any](ctx context.Context, c *Call, s *limiterStage, rest []sta
 	}
 	if !l.TryTake() {
 		if err := c.acquire(ctx, s, l); err != nil {
+			if c.observed() && isRejection(err) {
+				c.notifyRejected(ctx, "limiter", l.Name(), err)
+			}
 			return v, err
 		}
 	}

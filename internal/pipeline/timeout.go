@@ -99,6 +99,7 @@ func runTimeout[T any](ctx context.Context, c *Call, s *timeoutStage, rest []sta
 	expired := r.ctx.expired()
 	r.ctx.end(endCanceled)
 	c.attempts = r.inner.attempts // the copy started from c.attempts
+	c.notified = r.inner.notified
 	if !r.returned {
 		return v, c.GoexitErr()
 	}

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/bulwark-go/bulwark v0.0.0
 	github.com/chromedp/chromedp v0.23.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
 	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
 )
 
 // The breakers of the test, named as a service would name them, plus names that would
@@ -31,6 +33,10 @@ const (
 )
 
 var boom = errors.New("boom")
+
+// TestMain fails the package if a goroutine outlives the tests: the engine's, the
+// server's and chromedp's must all end.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // chromium finds Debian's chromium: the test skips without it, unless it runs in CI
 // (CI set), where .ci/steps/40-chromium.sh installs it and its absence is a failure.
@@ -49,9 +55,9 @@ func chromium(t *testing.T) string {
 }
 
 // browser starts a headless chromium with the flags this machine needs (no sandbox as
-// root, no network but loopback, a fresh profile) and returns a tab's context. The
-// browser stops when the test ends.
-func browser(t *testing.T, width, height int) context.Context {
+// root, no network but loopback, a fresh profile) and returns a tab's context and a
+// function that stops the browser (idempotent; it also runs when the test ends).
+func browser(t *testing.T, width, height int) (context.Context, func()) {
 	t.Helper()
 	path := chromium(t)
 	profile, err := os.MkdirTemp("", "bulwark-chromium-")
@@ -83,15 +89,19 @@ func browser(t *testing.T, width, height int) context.Context {
 		chromedp.WindowSize(width, height),
 	)
 	ctx, cancelTab := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancelTab()
+			cancelAlloc()
+		})
+	}
+	t.Cleanup(stop)
 	// The first Run starts the browser; it lives as long as ctx, so no timeout here.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v", path, err)
 	}
-	return ctx
+	return ctx, stop
 }
 
 // within runs actions with a deadline, so a page that never gets there fails the test
@@ -207,6 +217,7 @@ func engineStates(e *supervisor.Engine) map[string]string {
 // breaker's state; the filter and the sort work; the page says when the engine stops.
 // Screenshots go to the test's artefact directory (go test -artifacts keeps them).
 func TestStatusPageInChromium(t *testing.T) {
+	ctx, closeBrowser := browser(t, 1280, 900) // first: without chromium the test skips at once
 	e := newEngine(t)
 	populate(t, e)
 	stopLoad := make(chan struct{})
@@ -225,9 +236,11 @@ func TestStatusPageInChromium(t *testing.T) {
 		bulwarkhttp.WithControls(func(*http.Request) bool { return true })))
 	srv := httptest.NewServer(mux) // on 127.0.0.1
 	t.Cleanup(srv.Close)
+	// Cleanups run last-in first: the browser goes before srv.Close, which would wait
+	// for the page's open stream.
+	t.Cleanup(closeBrowser)
 	url := srv.URL + "/debug/bulwark/"
 
-	ctx := browser(t, 1280, 900)
 	within(t, ctx, 60*time.Second, "open the page", chromedp.Navigate(url))
 	within(t, ctx, 30*time.Second, "the stream connects", chromedp.Poll[bool](
 		`document.querySelector('#conn').dataset.conn === 'live'`))

@@ -760,3 +760,32 @@ func TestTransportKeepsAnUpgradedConnectionWritable(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// IN-4 with CB-11: the Retry-After of the response that trips a breaker with
+// HonorRetryAfter keeps it open that long.
+func TestTransportHintLengthensTheBreakersOpenDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEngine(t)
+		next := &fakeNext{respond: func(int, *http.Request) (*http.Response, error) {
+			r := response(503, "down for maintenance")
+			r.Header.Set("Retry-After", "120")
+			return r, nil
+		}}
+		p := policy.CircuitBreaker(1, 30*time.Second).Named("hinted").WithHonorRetryAfter() // the hint may lengthen the delay up to 10 × 30s
+		rt := bulwarkhttp.NewTransport(e, p, next)
+		start := time.Now()
+		resp, err := get(t, rt, "http://svc/x")
+		if err != nil || resp.StatusCode != 503 {
+			t.Fatalf("RoundTrip = %v, %v; want the 503", resp, err)
+		}
+		resp.Body.Close()
+		stats := e.Metrics().Breakers["hinted"]
+		if got := stats.OpenUntil.Sub(start); got != 120*time.Second {
+			t.Errorf("open until %v after the trip, want 2m0s (the server's hint, not the 30s recovery)", got)
+		}
+		_, err = get(t, rt, "http://svc/x")
+		if d, _ := policy.RetryAfter(err); !errors.Is(err, policy.ErrCircuitOpen) || d != 120*time.Second {
+			t.Errorf("the next request: %v (retry after %v); want ErrCircuitOpen for 2m0s", err, d)
+		}
+	})
+}

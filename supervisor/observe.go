@@ -15,6 +15,10 @@ type LimiterStats = messages.LimiterStats
 // BulkheadStats is a bulkhead's permits, queue and counters (see messages.BulkheadStats).
 type BulkheadStats = messages.BulkheadStats
 
+// AdaptiveStats is an adaptive limit's limit, permits and sample counters (see
+// messages.AdaptiveStats).
+type AdaptiveStats = messages.AdaptiveStats
+
 // BudgetStats is a retry budget's balance and counters (see messages.BudgetStats).
 type BudgetStats = messages.BudgetStats
 
@@ -65,6 +69,8 @@ type Metrics struct {
 	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
 	// hedges).
 	HedgesStarted uint64
+	// AdaptiveLimits maps each live adaptive concurrency limit's name to its stats.
+	AdaptiveLimits map[string]AdaptiveStats
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -91,6 +97,7 @@ func (e *Engine) Metrics() Metrics {
 		Bulkheads:            e.env.Registry.Bulkheads.Stats(),
 		Budgets:              e.env.Registry.Budgets.Stats(),
 		HedgesStarted:        c.HedgesStarted.Load(),
+		AdaptiveLimits:       e.env.Registry.AdaptiveLimits.Stats(),
 	}
 }
 
@@ -168,6 +175,8 @@ const (
 	BulkheadSaturated = telemetry.BulkheadSaturated
 	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
 	BulkheadRecovered = telemetry.BulkheadRecovered
+	// LimitChanged: a closed sampling window moved an adaptive limit from Old to New.
+	LimitChanged = telemetry.LimitChanged
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each

@@ -150,7 +150,10 @@ func (l *BreakerLink) Stats() messages.BreakerStats {
 	v := l.view.Load()
 	s := v.stats
 	if v.State != messages.Disabled { // a disabled breaker records nothing
-		s.Successes += l.successes.Load() - v.seenSuccesses
+		if unseen := l.successes.Load() - v.seenSuccesses; unseen > 0 {
+			s.Successes += unseen
+			s.ConsecutiveFailures = 0 // a success the circuit has not taken yet ends the run
+		}
 	}
 	s.Rejected += l.refused.Load() - v.seenRefused
 	return s

@@ -185,6 +185,8 @@ func (c *Circuit) Stats() messages.BreakerStats {
 		n := c.rule.counts(c.now)
 		s.Calls, s.SlowCalls = n.Calls, n.SlowCalls
 		s.FailureRate, s.SlowCallRate = n.FailureRate(), n.SlowCallRate()
+	} else if c.state == messages.Closed || c.state == messages.MetricsOnly {
+		s.ConsecutiveFailures = int(c.rule.counts(c.now).Failures)
 	}
 	return s
 }

@@ -212,3 +212,30 @@ func TestCircuitSnapshotKeepsConsecutiveFailures(t *testing.T) {
 		t.Fatal("third consecutive failure did not open the restored circuit")
 	}
 }
+
+// The status page shows a consecutive breaker's failures in a row: Stats counts them
+// while closed, a success starts again from zero, and a window breaker reports none.
+func TestCircuitStatsCountConsecutiveFailuresWhileClosed(t *testing.T) {
+	c := actors.NewCircuit(policy.CircuitBreaker(3, time.Second), t0)
+	fail(t, c, t0)
+	fail(t, c, t0)
+	if got := c.Stats().ConsecutiveFailures; got != 2 {
+		t.Fatalf("after 2 failures ConsecutiveFailures = %d, want 2", got)
+	}
+	c.ObserveSuccesses(1)
+	if got := c.Stats().ConsecutiveFailures; got != 0 {
+		t.Fatalf("after a success ConsecutiveFailures = %d, want 0", got)
+	}
+	fail(t, c, t0)
+	fail(t, c, t0)
+	fail(t, c, t0)
+	if s := c.Stats(); s.State != messages.Open || s.ConsecutiveFailures != 0 {
+		t.Fatalf("open: state %v ConsecutiveFailures %d, want open and 0", s.State, s.ConsecutiveFailures)
+	}
+
+	w := actors.NewCircuit(policy.CircuitBreaker(3, time.Second).WithCountWindow(10), t0)
+	fail(t, w, t0)
+	if got := w.Stats().ConsecutiveFailures; got != 0 {
+		t.Fatalf("window breaker ConsecutiveFailures = %d, want 0", got)
+	}
+}

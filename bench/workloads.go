@@ -88,6 +88,12 @@ const (
 	CaseRetryBreakerRateLimitTmo = "retry+breaker+ratelimit+timeout"
 	CaseBreakerOpen              = "breaker_open"
 	CaseRateLimited              = "ratelimit_rejected"
+	// CaseBreakerHandle is a two-step breaker: Allow, the work, then done (bulwark's
+	// supervisor.Breaker, gobreaker's TwoStepCircuitBreaker), closed.
+	CaseBreakerHandle = "breaker_handle"
+	// CaseLimiterHandle is a limiter's Allow and then the work, on a limiter that never
+	// runs dry (bulwark's supervisor.Limiter, x/time/rate's Limiter.Allow).
+	CaseLimiterHandle = "limiter_handle"
 	// CaseBulkhead is the admitted path of a bulkhead that is never full.
 	CaseBulkhead = "bulkhead"
 	// CaseAdaptive is the admitted path of an adaptive concurrency limit that is never

@@ -54,6 +54,15 @@
 // on an engine built with supervisor.WithIdleTimeout, passivated when idle, so a key
 // space of many tenants costs memory only for the active ones.
 //
+// # The status page
+//
+//	mux.Handle("/debug/bulwark/", bulwarkhttp.StatusHandler(engine))
+//
+// StatusHandler serves a live page of every named breaker, limiter, bulkhead and retry
+// budget, and the engine's totals: embedded HTML with no external resources, the same
+// data as JSON (StatusSnapshot), kept live by server-sent events. WithControls adds
+// Force open, Reset and Disable buttons behind an authorize function of yours.
+//
 // # Differences from failsafehttp
 //
 // failsafe-go's failsafehttp retries every method, reads any body into memory, answers

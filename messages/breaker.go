@@ -76,6 +76,10 @@ type BreakerStats struct {
 	// TotalSlowCalls counts the slow calls the breaker recorded since its actor was
 	// created (windowed breakers with SlowCall set); unlike SlowCalls it never goes down.
 	TotalSlowCalls uint64
+	// ConsecutiveFailures is the failures in a row a breaker in consecutive mode has
+	// counted towards its FailureThreshold while closed (or metrics-only); zero in window
+	// modes and in the other states.
+	ConsecutiveFailures int
 }
 
 // Report tells a breaker actor the outcome of a call it admitted: a probe's outcome, or

@@ -51,6 +51,9 @@ const (
 	Cancelled
 	// CircuitForcedOpen: the breaker is forced open by hand (policy.ErrCircuitForcedOpen).
 	CircuitForcedOpen
+	// NotFound: the registry has no actor of that name and remembers no configuration for
+	// it (the answer to a lookup by a handle).
+	NotFound
 	// ConcurrencyLimited: the bulkhead is full and its queue too, or the wait reached
 	// MaxWait (policy.ErrConcurrencyLimited).
 	ConcurrencyLimited
@@ -73,6 +76,8 @@ func (r Reason) String() string {
 		return "cancelled"
 	case CircuitForcedOpen:
 		return "circuit_forced_open"
+	case NotFound:
+		return "not_found"
 	case ConcurrencyLimited:
 		return "concurrency_limited"
 	case BudgetExhausted:

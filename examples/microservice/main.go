@@ -13,7 +13,9 @@
 //     engine's errors to HTTP statuses: 503 with Retry-After when the breaker is open or
 //     the limiter refuses, 504 on a timeout, 502 when the inventory service kept failing;
 //   - /metrics, the engine's Prometheus collector (Engine.Collector) served by promhttp
-//     from a registry of its own.
+//     from a registry of its own, and beside it /debug/bulwark/, the engine's live status
+//     page (bulwarkhttp.StatusHandler): open its URL in a browser while the demo runs to
+//     watch the breaker open and close.
 //
 // A load generator offers the gateway requests from a fixed pool of workers: 80 a
 // second, under the limiter's 100 (-rps, -limit), and twice as many in the recovering
@@ -51,6 +53,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +68,9 @@ const (
 	breakerName = "downstream"
 	limiterName = "gateway"
 )
+
+// statusPath is where the metrics server serves the engine's live status page.
+const statusPath = "/debug/bulwark/"
 
 // config is what the flags set.
 type config struct {
@@ -224,6 +230,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	}
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsMux.Handle(statusPath, bulwarkhttp.StatusHandler(eng))
 	metricsURL, err := serve(&stack, metricsMux)
 	if err != nil {
 		return summary{}, err
@@ -234,6 +241,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 	fmt.Fprintf(out, "  gateway     %s/api/stock\n", gwURL)
 	fmt.Fprintf(out, "  policy      %s\n", pol)
 	fmt.Fprintf(out, "  metrics     %s/metrics\n", metricsURL)
+	fmt.Fprintf(out, "  status      %s%s\n", metricsURL, statusPath)
 	from := time.Duration(0)
 	for p := healthy; p < numPhases; p++ {
 		to := from + time.Duration(share[p]*float64(cfg.Duration))

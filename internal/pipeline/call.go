@@ -32,6 +32,11 @@ type Call struct {
 	// detached marks the copy a Timeout stage's goroutine runs: the stage, on the
 	// caller's goroutine, accounts for the call.
 	detached bool
+	// handle marks the call of a Breaker or Limiter handle: not an operation, so its
+	// refusals count in the actor's stats only, not in the engine's totals.
+	handle bool
+	// noWait makes a limiter refuse a token it would have to wait for (Limiter.Allow).
+	noWait bool
 	// notified counts the AttemptFinished calls made for the call, so that a stage
 	// reports an attempt only when nothing inside it did (attemptEnded). It fits in the
 	// padding after the flags.

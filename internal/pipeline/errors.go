@@ -138,7 +138,9 @@ func (c *Call) forcedOpen(wait time.Duration) error {
 // rateLimited is the error of a call a limiter refused; retry after wait. It counts a
 // rate-limit hit.
 func (c *Call) rateLimited(wait time.Duration) error {
-	c.env.Counters.RateLimitHits.Add(1)
+	if !c.handle {
+		c.env.Counters.RateLimitHits.Add(1)
+	}
 	return &policy.Error{Kind: policy.ErrRateLimited, Op: c.id, Attempts: c.attempts, After: wait}
 }
 

@@ -86,6 +86,9 @@ func (c *Call) acquire(ctx context.Context, s *limiterStage, l *actors.LimiterLi
 			return err
 		}
 		deadline, _ := ctx.Deadline()
+		if c.noWait {
+			deadline = time.Now() // any wait would end after it: refused, behind the queue
+		}
 		ans, err := env.Inbox.Ask(ctx, l.PID(), l.Stopped(), func(t uint64) any {
 			return &messages.Acquire{Ticket: t, Critical: c.critical, Deadline: deadline}
 		}, inbox.UndoToken)

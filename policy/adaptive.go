@@ -192,8 +192,8 @@ func (p AdaptiveLimitPolicy) String() string {
 	return s
 }
 
-// adaptiveJSON is an AdaptiveLimitPolicy's JSON document.
-type adaptiveJSON struct {
+// adaptiveLimitJSON is an AdaptiveLimitPolicy's JSON document.
+type adaptiveLimitJSON struct {
 	Type         string   `json:"type"`
 	Algorithm    string   `json:"algorithm"`
 	Name         string   `json:"name,omitempty"`
@@ -209,12 +209,12 @@ type adaptiveJSON struct {
 }
 
 func encodeAdaptive(p AdaptiveLimitPolicy) (any, error) {
-	return adaptiveJSON{"adaptive_limit", p.Algorithm, p.Name, p.Initial, p.Min, p.Max, duration(p.Window),
+	return adaptiveLimitJSON{"adaptive_limit", p.Algorithm, p.Name, p.Initial, p.Min, p.Max, duration(p.Window),
 		p.MinSamples, duration(p.Timeout), p.BackoffRatio, p.MaxQueue, duration(p.MaxWait)}, nil
 }
 
 func decodeAdaptive(data []byte, _ int) (AdaptiveLimitPolicy, error) {
-	return decodeAs(data, func(w adaptiveJSON) AdaptiveLimitPolicy {
+	return decodeAs(data, func(w adaptiveLimitJSON) AdaptiveLimitPolicy {
 		return AdaptiveLimitPolicy{Name: w.Name, Algorithm: w.Algorithm, Initial: w.Initial, Min: w.Min, Max: w.Max,
 			Window: time.Duration(w.Window), MinSamples: w.MinSamples, Timeout: time.Duration(w.Timeout),
 			BackoffRatio: w.BackoffRatio, MaxQueue: w.MaxQueue, MaxWait: time.Duration(w.MaxWait)}

@@ -243,9 +243,10 @@ func TestAdaptiveLimitClassifiesSamples(t *testing.T) {
 
 // AL-2: a downstream whose latency rises with concurrency past its knee settles the
 // limit near the knee. The dependency serves 20 calls in 50 ms each; with c > 20 calls
-// running each takes 50 ms·c/20. 80 closed-loop clients queue for permits. AIMD with a
-// 75 ms timeout (a drop past c = 30) keeps the limit in [20, 40] after a minute;
-// Gradient2 keeps it in [16, 48].
+// running each takes 50 ms·c/20. 80 closed-loop clients queue for permits. Over the
+// last 30 of 60 virtual seconds the measured bands were: AIMD with a 75 ms timeout (a
+// drop past c = 30), from 100: [27, 31]; Gradient2 from 10: [33, 36]; Vegas from 10:
+// [23, 23]. The test allows [20, 40] for AIMD and [16, 48] for the others.
 func TestAdaptiveLimitSettlesNearTheKnee(t *testing.T) {
 	const knee = 20
 	for _, c := range []struct {

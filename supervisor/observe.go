@@ -60,7 +60,8 @@ type Metrics struct {
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
-	// ConcurrencyLimitHits counts attempts refused by a bulkhead (ErrConcurrencyLimited).
+	// ConcurrencyLimitHits counts attempts refused by a bulkhead or an adaptive limit
+	// (ErrConcurrencyLimited).
 	ConcurrencyLimitHits uint64
 	// Bulkheads maps each live bulkhead's name to its stats.
 	Bulkheads map[string]BulkheadStats
@@ -132,7 +133,9 @@ func (e *Engine) Metrics() Metrics {
 //   - per bulkhead (label name): the gauges bulwark_bulkhead_limit,
 //     bulwark_bulkhead_in_flight and bulwark_bulkhead_queued, and
 //     bulwark_bulkhead_admitted_total and bulwark_bulkhead_rejected_total; over all
-//     bulkheads, bulwark_concurrency_limit_hits_total;
+//     bulkheads and adaptive limits, bulwark_concurrency_limit_hits_total;
+//   - per adaptive concurrency limit (label name): the gauges bulwark_adaptive_limit
+//     (the limit its algorithm published last) and bulwark_adaptive_inflight;
 //   - per actor (labels kind = breaker, limiter, bulkhead or supervisor, and name): the gauge
 //     bulwark_actor_mailbox_depth and bulwark_actor_restarts_total;
 //   - bulwark_operation_duration_seconds, a histogram, only for an engine built with

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // mustAdaptive returns the stats of the live adaptive limit name.
@@ -364,4 +366,29 @@ func TestAdaptiveLimitAdmittedPathAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { ExecutePlan(ctx, pl, ok42) }); n != 0 {
 		t.Fatalf("the admitted path allocates %v times; want 0", n)
 	}
+}
+
+// AL-5: every limit change is logged at debug with the window's inputs.
+func TestAdaptiveLimitLogsEachChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zap.DebugLevel)
+		e := newEngine(t, WithLogger(zap.New(core)))
+		if err := e.RegisterAdaptiveLimit("log", policy.AdaptiveLimit("aimd").WithLimits(20, 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		p := policy.Combine(policy.AdaptiveLimit("aimd").Named("log"), policy.Timeout(10*time.Millisecond))
+		time.Sleep(time.Second)
+		for range 10 {
+			ExecuteWithPolicy(context.Background(), e, p, sleepFor(time.Second))
+		}
+		synctest.Wait()
+		entries := logs.FilterMessage("adaptive limit changed").All()
+		if len(entries) != 1 {
+			t.Fatalf("%d log lines for one change", len(entries))
+		}
+		f := entries[0].ContextMap()
+		if f["adaptive_limit"] != "log" || f["old"] != int64(20) || f["new"] != int64(18) || f["drops"] != uint64(10) || f["samples"] != uint64(10) || f["rtt"] == nil || f["max_in_flight"] == nil {
+			t.Fatalf("log fields %v", f)
+		}
+	})
 }

@@ -22,6 +22,8 @@ type BulkheadLink struct {
 	permits *Permits
 	origin  policy.BulkheadPolicy
 	own     *bulkheadOwner
+	// adaptive is set for an adaptive limit (NewAdaptiveLink): its sampler and algorithm.
+	adaptive *adaptive
 }
 
 // bulkheadOwner is a bulkhead actor's durable state: the senders of the queued waiters,
@@ -171,14 +173,22 @@ func (a *Bulkhead) Receive(c actor.Context) {
 		ps.Release()
 	case *messages.Reconfigure:
 		a.request(c, &l.link, m.Ticket)
-		if m.Bulkhead != nil {
+		if m.Bulkhead != nil && l.adaptive == nil {
 			ps.Resize(*m.Bulkhead)
+		}
+		if m.Adaptive != nil && l.adaptive != nil {
+			a.reconfigureAdaptive(*m.Adaptive)
 		}
 		a.reply = &messages.Acked{Ticket: m.Ticket}
 	case *messages.GetStats:
 		a.request(c, &l.link, m.Ticket)
 		stats := l.Stats()
-		a.answerStats(c, &l.link, m, &messages.Stats{Bulkhead: &stats})
+		reply := &messages.Stats{Bulkhead: &stats}
+		if l.adaptive != nil {
+			as := (&AdaptiveLink{BulkheadLink: l}).Stats()
+			reply = &messages.Stats{Adaptive: &as}
+		}
+		a.answerStats(c, &l.link, m, reply)
 		return
 	case *messages.Passivate:
 		a.passivateIfIdle(c, m, now)
@@ -221,6 +231,9 @@ func (a *Bulkhead) answer(c actor.Context, ticket uint64, msg any) {
 func (a *Bulkhead) settle(c actor.Context, now time.Time) {
 	l, ps := a.l, a.l.permits
 	own := l.own
+	if l.adaptive != nil {
+		a.adapt(now)
+	}
 	own.tickets = ps.Serve(own.tickets[:0])
 	for _, t := range own.tickets {
 		a.answer(c, t, &messages.Granted{Ticket: t, At: now})
@@ -241,7 +254,7 @@ func (a *Bulkhead) settle(c actor.Context, now time.Time) {
 	ps.watch(saturated)
 	if saturated != own.saturated {
 		own.saturated = saturated
-		if own.hooks.BulkheadSaturated != nil {
+		if own.hooks.BulkheadSaturated != nil && l.adaptive == nil {
 			own.hooks.BulkheadSaturated(messages.Saturated{Name: l.name, Saturated: saturated, At: now})
 		}
 	}

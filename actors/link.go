@@ -33,6 +33,8 @@ type Hooks struct {
 	// BulkheadSaturated is called when a bulkhead starts queueing or refusing calls
 	// (Saturated true), and when it has a free permit and nobody waiting again (false).
 	BulkheadSaturated func(messages.Saturated)
+	// LimitChanged is called when a closed sampling window moved an adaptive limit.
+	LimitChanged func(messages.LimitChanged)
 }
 
 func (h *Hooks) logger() *zap.Logger {

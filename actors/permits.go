@@ -34,6 +34,7 @@ type Permits struct {
 	limit       atomic.Int64 // MaxConcurrent now
 	maxQueue    atomic.Int64 // MaxQueue now: 0 lets callers refuse without asking
 	maxInFlight atomic.Int64
+	windowMax   atomic.Int64   // the most permits held since the actor last took it
 	admitted    stripe.Counter // by callers and by the actor
 	rejected    atomic.Uint64
 
@@ -152,6 +153,12 @@ func (ps *Permits) TryAcquire() bool {
 
 // noteInFlight raises MaxInFlight to n.
 func (ps *Permits) noteInFlight(n int64) {
+	for {
+		m := ps.windowMax.Load()
+		if n <= m || ps.windowMax.CompareAndSwap(m, n) {
+			break
+		}
+	}
 	for {
 		m := ps.maxInFlight.Load()
 		if n <= m || ps.maxInFlight.CompareAndSwap(m, n) {
@@ -338,6 +345,12 @@ func (ps *Permits) Resize(p policy.BulkheadPolicy) {
 			wt.deadline = wt.arrived.Add(p.MaxWait)
 		}
 	}
+}
+
+// takeWindowMax returns the most permits held since the last call and starts the next
+// window at the permits held now.
+func (ps *Permits) takeWindowMax() int64 {
+	return ps.windowMax.Swap(inFlightOf(ps.word.Load()))
 }
 
 // Retire marks the bulkhead retired if it is idle — no permit held, nobody queued — and

@@ -73,6 +73,7 @@ var successCases = []struct {
 		return policy.Combine(policy.Retry(RetryAttempts), benchBreaker(), policy.Timeout(TimeoutLimit).AsCooperative())
 	}},
 	{CaseBulkhead, func() policy.Policy { return benchBulkhead() }},
+	{CaseAdaptive, func() policy.Policy { return benchAdaptive() }},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {

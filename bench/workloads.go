@@ -96,6 +96,9 @@ const (
 	CaseLimiterHandle = "limiter_handle"
 	// CaseBulkhead is the admitted path of a bulkhead that is never full.
 	CaseBulkhead = "bulkhead"
+	// CaseAdaptive is the admitted path of an adaptive concurrency limit that is never
+	// full (its limit pinned at BulkheadLimit).
+	CaseAdaptive = "adaptive"
 	// CaseMessage is one messages.Execute→*messages.Result round trip from a goroutine
 	// that waits on a reply channel.
 	CaseMessage = "message"

@@ -622,7 +622,7 @@ func TestDashboardShowsEveryKind(t *testing.T) {
 			}
 		}
 	}
-	for _, row := range []string{"Engine", "Circuit breakers", "Rate limiters", "Bulkheads", "Fallbacks and hedges", "Retry budgets", "Cluster: shared names"} {
+	for _, row := range []string{"Engine", "Circuit breakers", "Rate limiters", "Bulkheads", "Adaptive concurrency limits", "Fallbacks and hedges", "Retry budgets", "Cluster: shared names"} {
 		if !rows[row] {
 			t.Errorf("no row %q; rows %v", row, rows)
 		}

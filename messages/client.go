@@ -64,6 +64,8 @@ type Stats struct {
 	Limiter *LimiterStats
 	// Bulkhead holds a bulkhead's stats.
 	Bulkhead *BulkheadStats
+	// Adaptive holds an adaptive limit's stats.
+	Adaptive *AdaptiveStats
 }
 
 // EngineStats is the supervisor's answer to GetStats: the engine's counters and every

@@ -117,6 +117,9 @@ type Reconfigure struct {
 	Bulkhead *policy.BulkheadPolicy
 	// Budget is the new retry budget configuration.
 	Budget *policy.BudgetPolicy
+	// Adaptive is the new adaptive limit configuration: its bounds and queue; the limit
+	// learnt so far is kept, clamped to the new bounds.
+	Adaptive *policy.AdaptiveLimitPolicy
 }
 
 // Tick is the timer message a breaker or limiter actor sends itself: open→half-open

@@ -19,6 +19,7 @@ var policyKinds = []kind[Policy]{
 	entry[Policy]("fallback", encodeFallback, decodeFallback),
 	entry[Policy]("retry_budget", encodeBudget, decodeBudget),
 	entry[Policy]("hedge", encodeHedge, decodeHedge),
+	entry[Policy]("adaptive_limit", encodeAdaptive, decodeAdaptive),
 }
 
 // backoffKinds is the one list of the package's backoff kinds, in the same shape.

@@ -22,6 +22,7 @@ func TestKindTablesAgree(t *testing.T) {
 		"fallback":        Fallback().OnKinds("circuit_open", "timeout").WithValue(map[string]int{"stock": 0}),
 		"retry_budget":    RetryBudget(0.2),
 		"hedge":           Hedge(50 * time.Millisecond).WithMaxHedges(2).WithBudget("backend"),
+		"adaptive_limit":  AdaptiveLimit("aimd").Named("db").WithLimits(10, 1, 50).WithQueue(4, time.Second),
 	}
 	if len(samples) != len(policyKinds) {
 		t.Fatalf("%d samples for %d kinds: give every kind a sample", len(samples), len(policyKinds))

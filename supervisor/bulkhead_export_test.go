@@ -10,3 +10,9 @@ func bulkheadStats(e *Engine, name string) (BulkheadStats, bool) {
 	s, ok := e.env.Registry.Bulkheads.Stats()[name]
 	return s, ok
 }
+
+// adaptiveStats returns the stats of the live adaptive limit name, and whether it is live.
+func adaptiveStats(e *Engine, name string) (AdaptiveStats, bool) {
+	s, ok := e.env.Registry.AdaptiveLimits.Stats()[name]
+	return s, ok
+}

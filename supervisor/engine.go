@@ -159,6 +159,7 @@ func (e *Engine) shutdown(ctx context.Context) error {
 	env := e.env
 	env.Close()
 	env.Registry.DrainBulkheads()
+	env.Registry.DrainAdaptiveLimits()
 	var err error
 	for env.InFlight() > 0 && err == nil {
 		select {

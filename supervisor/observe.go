@@ -15,6 +15,10 @@ type LimiterStats = messages.LimiterStats
 // BulkheadStats is a bulkhead's permits, queue and counters (see messages.BulkheadStats).
 type BulkheadStats = messages.BulkheadStats
 
+// AdaptiveStats is an adaptive limit's limit, permits and sample counters (see
+// messages.AdaptiveStats).
+type AdaptiveStats = messages.AdaptiveStats
+
 // BudgetStats is a retry budget's balance and counters (see messages.BudgetStats).
 type BudgetStats = messages.BudgetStats
 
@@ -56,7 +60,8 @@ type Metrics struct {
 	Breakers map[string]BreakerStats
 	// Limiters maps each live limiter's name to its stats.
 	Limiters map[string]LimiterStats
-	// ConcurrencyLimitHits counts attempts refused by a bulkhead (ErrConcurrencyLimited).
+	// ConcurrencyLimitHits counts attempts refused by a bulkhead or an adaptive limit
+	// (ErrConcurrencyLimited).
 	ConcurrencyLimitHits uint64
 	// Bulkheads maps each live bulkhead's name to its stats.
 	Bulkheads map[string]BulkheadStats
@@ -65,6 +70,8 @@ type Metrics struct {
 	// HedgesStarted counts hedges started by hedge policies (primary attempts are not
 	// hedges).
 	HedgesStarted uint64
+	// AdaptiveLimits maps each live adaptive concurrency limit's name to its stats.
+	AdaptiveLimits map[string]AdaptiveStats
 }
 
 // Metrics returns a snapshot of the engine's counters and of every live named breaker
@@ -91,6 +98,7 @@ func (e *Engine) Metrics() Metrics {
 		Bulkheads:            e.env.Registry.Bulkheads.Stats(),
 		Budgets:              e.env.Registry.Budgets.Stats(),
 		HedgesStarted:        c.HedgesStarted.Load(),
+		AdaptiveLimits:       e.env.Registry.AdaptiveLimits.Stats(),
 	}
 }
 
@@ -125,7 +133,9 @@ func (e *Engine) Metrics() Metrics {
 //   - per bulkhead (label name): the gauges bulwark_bulkhead_limit,
 //     bulwark_bulkhead_in_flight and bulwark_bulkhead_queued, and
 //     bulwark_bulkhead_admitted_total and bulwark_bulkhead_rejected_total; over all
-//     bulkheads, bulwark_concurrency_limit_hits_total;
+//     bulkheads and adaptive limits, bulwark_concurrency_limit_hits_total;
+//   - per adaptive concurrency limit (label name): the gauges bulwark_adaptive_limit
+//     (the limit its algorithm published last) and bulwark_adaptive_inflight;
 //   - per actor (labels kind = breaker, limiter, bulkhead or supervisor, and name): the gauge
 //     bulwark_actor_mailbox_depth and bulwark_actor_restarts_total;
 //   - bulwark_operation_duration_seconds, a histogram, only for an engine built with
@@ -168,6 +178,8 @@ const (
 	BulkheadSaturated = telemetry.BulkheadSaturated
 	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
 	BulkheadRecovered = telemetry.BulkheadRecovered
+	// LimitChanged: a closed sampling window moved an adaptive limit from Old to New.
+	LimitChanged = telemetry.LimitChanged
 )
 
 // Event is a state change of a named breaker or limiter, delivered to subscribers. Each

@@ -41,6 +41,18 @@ func (e *Engine) RegisterBulkhead(name string, p policy.BulkheadPolicy) error {
 	return register(e, e.env.Registry.Bulkheads, "RegisterBulkhead", name, p)
 }
 
+// RegisterAdaptiveLimit creates the adaptive concurrency limit name configured by p, or
+// reconfigures it in place if it exists: the new bounds, sampling and queue apply at
+// once and the limit learnt so far is kept, clamped to the new bounds. A registered
+// adaptive limit is never passivated, and its configuration wins over that of any
+// policy that names it. The name argument wins over p.Name; adaptive limits have their
+// own namespace of names. An empty name or an invalid p gives an error matching
+// policy.ErrInvalidPolicy; after Shutdown, policy.ErrShutdown.
+func (e *Engine) RegisterAdaptiveLimit(name string, p policy.AdaptiveLimitPolicy) error {
+	p.Name = name
+	return register(e, e.env.Registry.AdaptiveLimits, "RegisterAdaptiveLimit", name, p)
+}
+
 // RegisterBudget creates the retry budget name configured by p, or reconfigures it in
 // place if it exists (keeping the deposits and withdrawals that still count; a new TTL
 // starts an empty window). Policies name a budget with RetryPolicy.WithBudget and

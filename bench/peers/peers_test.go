@@ -71,6 +71,7 @@ func BenchmarkFailsafe(b *testing.B) {
 			return []failsafe.Policy[int]{fsRetry(), fsBreaker(), fsTimeout()}
 		}},
 		{bench.CaseBulkhead, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsBulkhead()} }},
+		{bench.CaseAdaptive, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsAdaptive()} }},
 	}
 	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {

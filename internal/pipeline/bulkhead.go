@@ -46,23 +46,52 @@ func (s *bulkheadStage) link(c *Call) (*actors.BulkheadLink, error) {
 // Timeout inside gave up on a function that still runs, the permit goes back when that
 // function returns (see orphan).
 func runBulkhead[T any](ctx context.Context, c *Call, s *bulkheadStage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
-	l, err := s.link(c)
+	l, err := c.acquirePermit(ctx, permitSource{bulkhead: s}, "bulkhead")
 	if err != nil {
 		return v, err
-	}
-	if !l.TryAcquire() {
-		name := l.Name()
-		if l, err = c.takePermit(ctx, s, l); err != nil {
-			if c.observed() && isRejection(err) {
-				c.notifyRejected(ctx, "bulkhead", name, err)
-			}
-			return v, err
-		}
 	}
 	prev := c.orphan
 	c.orphan = nil
 	defer c.releasePermit(l, prev)
 	return run(ctx, c, rest, fn)
+}
+
+// permitSource is the stage that holds a permit of a bulkhead link while the rest of
+// the pipeline runs: a bulkhead or an adaptive limit, exactly one set. It is a struct,
+// not an interface, so that the calls through it are static and the Call does not
+// escape.
+type permitSource struct {
+	bulkhead *bulkheadStage
+	adaptive *adaptiveStage
+}
+
+// link resolves the source's bulkhead link for c.
+func (s permitSource) link(c *Call) (*actors.BulkheadLink, error) {
+	if s.adaptive != nil {
+		return s.adaptive.permitLink(c)
+	}
+	return s.bulkhead.link(c)
+}
+
+// acquirePermit takes a permit of s's link for c: from the shared counter (one
+// compare-and-swap) while one is free, else from the actor, which refuses, grants or
+// queues the caller. A refusal is told to the observer as a rejection by kind.
+func (c *Call) acquirePermit(ctx context.Context, s permitSource, kind string) (*actors.BulkheadLink, error) {
+	l, err := s.link(c)
+	if err != nil {
+		return nil, err
+	}
+	if l.TryAcquire() {
+		return l, nil
+	}
+	name := l.Name()
+	if l, err = c.takePermit(ctx, s, l); err != nil {
+		if c.observed() && isRejection(err) {
+			c.notifyRejected(ctx, kind, name, err)
+		}
+		return nil, err
+	}
+	return l, nil
 }
 
 // releasePermit gives back the permit of l once the rest of the pipeline returned (or
@@ -78,7 +107,7 @@ func (c *Call) releasePermit(l *actors.BulkheadLink, prev *orphan) {
 }
 
 // takePermit is the bulkhead's slow path: no permit was free, or callers wait for one.
-func (c *Call) takePermit(ctx context.Context, s *bulkheadStage, l *actors.BulkheadLink) (_ *actors.BulkheadLink, err error) {
+func (c *Call) takePermit(ctx context.Context, s permitSource, l *actors.BulkheadLink) (_ *actors.BulkheadLink, err error) {
 	env := c.env
 	for range 3 {
 		if l.Retired() {

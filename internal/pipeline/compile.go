@@ -162,6 +162,9 @@ func compileInto(env *Env, pl *Plan, p policy.Policy) {
 				return
 			}
 			pl.stages = append(pl.stages, s)
+		case policy.AdaptiveLimitPolicy:
+			pl.stages = append(pl.stages, compileAdaptive(q))
+			pl.byID = pl.byID || q.Name == ""
 		case policy.BudgetPolicy:
 			pl.stages, pl.byID = nil, false
 			pl.err = errBudgetRuns

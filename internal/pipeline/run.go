@@ -29,6 +29,8 @@ func run[T any](ctx context.Context, c *Call, stages []stage, fn func(context.Co
 		return runFallback(ctx, c, s, stages[1:], fn)
 	case *hedgeStage:
 		return runHedge(ctx, c, s, stages[1:], fn)
+	case *adaptiveStage:
+		return runAdaptive(ctx, c, s, stages[1:], fn)
 	default:
 		panic(fmt.Sprintf("pipeline: run has no arm for stage %T", s))
 	}

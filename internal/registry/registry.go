@@ -37,6 +37,8 @@ type Registry struct {
 	Limiters  *Limiters
 	Bulkheads *Bulkheads
 	Budgets   *Budgets
+	// AdaptiveLimits are the adaptive concurrency limits.
+	AdaptiveLimits *AdaptiveLimits
 
 	families []family
 	cfg      Options
@@ -67,7 +69,8 @@ func New(o Options) *Registry {
 	r.Limiters = newLimiters(r)
 	r.Bulkheads = newBulkheads(r)
 	r.Budgets = newBudgets(r)
-	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads, r.Budgets}
+	r.AdaptiveLimits = newAdaptiveLimits(r)
+	r.families = []family{r.Breakers, r.Limiters, r.Bulkheads, r.Budgets, r.AdaptiveLimits}
 	return r
 }
 

@@ -36,6 +36,8 @@ const (
 	BulkheadSaturated
 	// BulkheadRecovered: a saturated bulkhead has a free permit and nobody waiting.
 	BulkheadRecovered
+	// LimitChanged: a closed sampling window moved an adaptive limit from Old to New.
+	LimitChanged
 )
 
 // String names the kind: "breaker_state_changed", "limiter_saturated",
@@ -61,6 +63,8 @@ func (k EventKind) String() string {
 		return "bulkhead_saturated"
 	case BulkheadRecovered:
 		return "bulkhead_recovered"
+	case LimitChanged:
+		return "limit_changed"
 	}
 	return "unknown"
 }
@@ -91,6 +95,8 @@ type Event struct {
 	// Family is the family of a shared name's event (SharedDegraded, SharedRestored,
 	// OwnerMoved): "breaker" or "limiter".
 	Family string
+	// Old and New are the limits before and after a LimitChanged event.
+	Old, New int
 }
 
 // breaker reports whether the event is a breaker's, with From, To, Reason and counts.
@@ -107,6 +113,9 @@ func (ev Event) String() string {
 		if ev.Reason != "" {
 			s += " (" + ev.Reason + ")"
 		}
+	}
+	if ev.Kind == LimitChanged {
+		s += ": " + strconv.Itoa(ev.Old) + " -> " + strconv.Itoa(ev.New)
 	}
 	if ev.shared() {
 		s += " " + ev.Family
@@ -132,6 +141,10 @@ func (ev Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 			enc.AddUint64("failures", ev.Failures)
 			enc.AddUint64("slow_calls", ev.SlowCalls)
 		}
+	}
+	if ev.Kind == LimitChanged {
+		enc.AddInt("old", ev.Old)
+		enc.AddInt("new", ev.New)
 	}
 	if ev.shared() {
 		enc.AddString("family", ev.Family)

@@ -40,6 +40,9 @@ func Hooks(log *zap.Logger, c *Counters, h *Hub) actors.Hooks {
 			}
 			h.Publish(Event{Kind: kind, Name: m.Name, At: m.At})
 		},
+		LimitChanged: func(m messages.LimitChanged) {
+			h.Publish(Event{Kind: LimitChanged, Name: m.Name, Old: m.Old, New: m.New, At: m.At})
+		},
 	}
 }
 

@@ -1,0 +1,4 @@
+// Package testkit holds test support shared by the tests of the nested modules
+// (bulwarkgrpc, bulwarkhttp, bulwarkotel): an engine built for one test and shut down
+// when it ends. It is internal to bulwark and imported only from _test.go files.
+package testkit

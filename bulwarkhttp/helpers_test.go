@@ -11,28 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark/supervisor"
+	"github.com/bulwark-go/bulwark/internal/testkit"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newEngine builds an engine the test shuts down.
-func newEngine(t *testing.T, opts ...supervisor.Option) *supervisor.Engine {
-	t.Helper()
-	e, err := supervisor.New(opts...)
-	if err != nil {
-		t.Fatalf("supervisor.New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return e
-}
+// newEngine builds an engine that is shut down when the test ends.
+var newEngine = testkit.NewEngine
 
 // fakeNext is a RoundTripper that answers from a script, records what it was sent and
 // tracks whether each response body it made was closed.

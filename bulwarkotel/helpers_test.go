@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bulwark-go/bulwark/bulwarkotel"
+	"github.com/bulwark-go/bulwark/internal/testkit"
 	"github.com/bulwark-go/bulwark/supervisor"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -54,21 +54,7 @@ func newRig(t *testing.T, opts ...supervisor.Option) *rig {
 }
 
 // newEngine builds an engine that is shut down when the test ends.
-func newEngine(t *testing.T, opts ...supervisor.Option) *supervisor.Engine {
-	t.Helper()
-	e, err := supervisor.New(opts...)
-	if err != nil {
-		t.Fatalf("supervisor.New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return e
-}
+var newEngine = testkit.NewEngine
 
 // metrics collects the reader's metrics by instrument name.
 func (r *rig) metrics(t *testing.T) map[string]metricdata.Metrics {

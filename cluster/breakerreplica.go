@@ -10,7 +10,6 @@ import (
 	"github.com/bulwark-go/bulwark/cluster/internal/pb"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
-	"go.uber.org/zap"
 )
 
 // breakerState is a shared breaker replica's durable state: it survives the actor's
@@ -336,12 +335,7 @@ func (r *breakerReplica) view(c actor.Context, v *pb.BreakerView) {
 
 // tell reports a coordination change to the hooks and the log.
 func (st *breakerState) tell(now time.Time, change messages.SharedChange, reason string) {
-	if st.hooks.Logger != nil {
-		st.hooks.Logger.Info("shared breaker "+change.String(), zap.String("breaker", st.name), zap.String("reason", reason))
-	}
-	if st.hooks.Shared != nil {
-		st.hooks.Shared(messages.SharedChanged{Kind: "breaker", Name: st.name, Change: change, At: now, Reason: reason})
-	}
+	tellShared(st.hooks, "breaker", st.name, now, change, reason)
 }
 
 // tick is the replica's timer: it flushes successes, pulls the view when the owner has

@@ -10,7 +10,6 @@ import (
 	"github.com/bulwark-go/bulwark/cluster/internal/pb"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
-	"go.uber.org/zap"
 )
 
 // Replica timer periods of a shared limiter: fast while tokens are being taken or a
@@ -259,12 +258,7 @@ func (st *limiterState) share() policy.RateLimitPolicy {
 
 // tell reports a coordination change to the hooks and the log.
 func (st *limiterState) tell(now time.Time, change messages.SharedChange, reason string) {
-	if st.hooks.Logger != nil {
-		st.hooks.Logger.Info("shared limiter "+change.String(), zap.String("limiter", st.name), zap.String("reason", reason))
-	}
-	if st.hooks.Shared != nil {
-		st.hooks.Shared(messages.SharedChanged{Kind: "limiter", Name: st.name, Change: change, At: now, Reason: reason})
-	}
+	tellShared(st.hooks, "limiter", st.name, now, change, reason)
 }
 
 // arm schedules the next tick after d.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/internal/inbox"
-	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -48,17 +47,10 @@ func (c *Call) key(name string) string {
 
 // link resolves the breaker for c, from the stage's cache when the policy names it.
 func (s *breakerStage) link(c *Call) (*actors.BreakerLink, error) {
-	name := s.policy.Name
-	if name != "" {
-		if l := s.cached.Load(); l != nil && !l.View().Retired {
-			return l, nil
-		}
+	if l := s.cached.Load(); l != nil && !l.View().Retired { // set only when the policy names it
+		return l, nil
 	}
-	l, err := c.env.Registry.Breakers.Resolve(c.caller, registry.Caller{Op: c.id, Attempts: c.attempts}, c.key(name), s.policy, false)
-	if err == nil && name != "" {
-		s.cached.Store(l)
-	}
-	return l, err
+	return resolveLink(c, c.env.Registry.Breakers, &s.cached, s.policy.Name != "", c.key(s.policy.Name), s.policy)
 }
 
 // runBreaker asks the breaker before the rest of the pipeline and tells it the outcome.

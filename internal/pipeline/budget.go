@@ -6,7 +6,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/internal/inbox"
-	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -46,11 +45,7 @@ func (b *budgetRef) link(c *Call) (*actors.BudgetLink, error) {
 	if l := b.cached.Load(); l != nil && !l.View().Retired {
 		return l, nil
 	}
-	l, err := c.env.Registry.Budgets.Resolve(c.caller, registry.Caller{Op: c.id, Attempts: c.attempts}, b.name, policy.DefaultBudget(), false)
-	if err == nil {
-		b.cached.Store(l)
-	}
-	return l, err
+	return resolveLink(c, c.env.Registry.Budgets, &b.cached, true, b.name, policy.DefaultBudget())
 }
 
 // deposit pays one first attempt into the budget b: one striped atomic add once the

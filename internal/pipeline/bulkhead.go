@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/internal/inbox"
-	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -27,17 +26,10 @@ func compileBulkhead(p policy.BulkheadPolicy) *bulkheadStage {
 
 // link resolves the bulkhead for c, from the stage's cache when the policy names it.
 func (s *bulkheadStage) link(c *Call) (*actors.BulkheadLink, error) {
-	name := s.policy.Name
-	if name != "" {
-		if l := s.cached.Load(); l != nil && !l.Retired() {
-			return l, nil
-		}
+	if l := s.cached.Load(); l != nil && !l.Retired() { // set only when the policy names it
+		return l, nil
 	}
-	l, err := c.env.Registry.Bulkheads.Resolve(c.caller, registry.Caller{Op: c.id, Attempts: c.attempts}, c.key(name), s.policy, false)
-	if err == nil && name != "" {
-		s.cached.Store(l)
-	}
-	return l, err
+	return resolveLink(c, c.env.Registry.Bulkheads, &s.cached, s.policy.Name != "", c.key(s.policy.Name), s.policy)
 }
 
 // runBulkhead takes a permit before the rest of the pipeline — from the shared counter

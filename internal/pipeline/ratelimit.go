@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/actors"
 	"github.com/bulwark-go/bulwark/internal/inbox"
-	"github.com/bulwark-go/bulwark/internal/registry"
 	"github.com/bulwark-go/bulwark/messages"
 	"github.com/bulwark-go/bulwark/policy"
 	"go.uber.org/zap"
@@ -27,17 +26,10 @@ func compileLimiter(p policy.RateLimitPolicy) *limiterStage {
 
 // link resolves the limiter for c, from the stage's cache when the policy names it.
 func (s *limiterStage) link(c *Call) (*actors.LimiterLink, error) {
-	name := s.policy.Name
-	if name != "" {
-		if l := s.cached.Load(); l != nil && !l.View().Retired {
-			return l, nil
-		}
+	if l := s.cached.Load(); l != nil && !l.View().Retired { // set only when the policy names it
+		return l, nil
 	}
-	l, err := c.env.Registry.Limiters.Resolve(c.caller, registry.Caller{Op: c.id, Attempts: c.attempts}, c.key(name), s.policy, false)
-	if err == nil && name != "" {
-		s.cached.Store(l)
-	}
-	return l, err
+	return resolveLink(c, c.env.Registry.Limiters, &s.cached, s.policy.Name != "", c.key(s.policy.Name), s.policy)
 }
 
 // runLimiter takes a token before the rest of the pipeline: from the pool the actor

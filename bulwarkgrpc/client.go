@@ -58,8 +58,8 @@ func UnaryClientInterceptor(e *supervisor.Engine, p policy.Policy, opts ...Optio
 func StreamClientInterceptor(e *supervisor.Engine, p policy.Policy, opts ...Option) grpc.StreamClientInterceptor {
 	r := newRunner[grpc.ClientStream](e, p, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, callOpts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if r.err != nil {
-			return nil, withStatus(r.err)
+		if err := r.Err(); err != nil {
+			return nil, withStatus(err)
 		}
 		return &clientStream{r: &r, caller: ctx, desc: desc, cc: cc, method: method, streamer: streamer, opts: callOpts}, nil
 	}

@@ -3,8 +3,8 @@ package bulwarkgrpc
 import (
 	"context"
 	"errors"
-	"fmt"
 
+	"github.com/bulwark-go/bulwark/internal/keyed"
 	"github.com/bulwark-go/bulwark/policy"
 	"github.com/bulwark-go/bulwark/supervisor"
 	"google.golang.org/grpc/codes"
@@ -39,79 +39,32 @@ func collect(opts []Option) options {
 	return o
 }
 
-// runner runs one call's function under the engine's policy: through a Plan when the
-// call has no per-call name, else through Execute with the key as the operation ID.
+// runner runs one call's function under the engine's policy (keyed.Runner), named per
+// call by the WithKey function when there is one.
 type runner[T any] struct {
-	engine *supervisor.Engine
-	policy policy.Policy
-	plan   *supervisor.Plan
-	key    func(ctx context.Context, fullMethod string) string
-	err    error // the construction's error: every call returns it
+	keyed.Runner[T]
+	key func(ctx context.Context, fullMethod string) string
 }
 
 func newRunner[T any](e *supervisor.Engine, p policy.Policy, opts []Option) runner[T] {
 	o := collect(opts)
-	r := runner[T]{engine: e, key: o.key}
-	if e == nil {
-		r.err = &policy.Error{Kind: policy.ErrInvalidPolicy, Err: errNilEngine}
-		return r
-	}
-	if err := e.RegisterClassifier(ClassifierName, Classify); err != nil {
-		r.err = err
-		return r
-	}
-	r.policy = withDefaultClassifier(p, 0)
-	pl, err := e.Prepare("", r.policy)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	r.plan = pl
-	return r
+	return runner[T]{Runner: keyed.New[T](e, withDefaultClassifier(p, 0), ClassifierName, Classify, errNilEngine), key: o.key}
 }
 
 var errNilEngine = errors.New("bulwarkgrpc: engine is nil")
 
 // run runs fn for the call method under the policy, with ctx the caller's context.
 func (r *runner[T]) run(ctx context.Context, method string, fn func(context.Context) (T, error)) (T, error) {
-	if r.err != nil {
-		var zero T
-		return zero, r.err
-	}
-	if r.key != nil {
-		id, err := keyOf(r.key, ctx, method)
-		if err != nil {
+	id := ""
+	if r.key != nil && r.Err() == nil {
+		var err error
+		if id, err = keyed.ID("bulwarkgrpc", func() string { return r.key(ctx, method) }); err != nil {
 			var zero T
 			return zero, err
 		}
-		if id != "" {
-			return supervisor.Execute[T](ctx, r.engine, &operation[T]{id: id, policy: r.policy, fn: fn})
-		}
 	}
-	return supervisor.ExecutePlan(ctx, r.plan, fn)
+	return r.Run(ctx, id, fn)
 }
-
-// keyOf runs the user's key function; a panic in it is the call's ErrPanic error.
-func keyOf(key func(context.Context, string) string, ctx context.Context, method string) (id string, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &policy.Error{Kind: policy.ErrPanic, Err: fmt.Errorf("bulwarkgrpc: the WithKey function panicked: %v", v)}
-		}
-	}()
-	return key(ctx, method), nil
-}
-
-// operation is one keyed call as a policy.Operation.
-type operation[T any] struct {
-	id     string
-	policy policy.Policy
-	fn     func(context.Context) (T, error)
-}
-
-func (o *operation[T]) Policy() policy.Policy                  { return o.policy }
-func (o *operation[T]) Execute(ctx context.Context) (T, error) { return o.fn(ctx) }
-func (o *operation[T]) ID() string                             { return o.id }
-func (o *operation[T]) Critical() bool                         { return false }
 
 // withStatus gives an engine error a gRPC status when it carries none: a refusal, a
 // timeout, a cancellation, a panic or an invalid policy (IN-16's codes). An error that

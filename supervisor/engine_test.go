@@ -2184,3 +2184,31 @@ func TestMailboxLimitLosesNoConcurrentFailure(t *testing.T) {
 		t.Fatalf("breaker stats %+v; want %d failures, closed", s, goroutines*each)
 	}
 }
+
+// A function that fails once its deadline has passed by the clock failed because of the
+// Timeout, even when it returns before the stage's timer has ended its context: a gRPC
+// client, for one, turns the server's reset into DeadlineExceeded by reading the
+// deadline itself. Both modes report ErrTimeout every time, whichever wakes first.
+func TestTimeoutCountsAFailureAtTheDeadlineAsATimeout(t *testing.T) {
+	for _, tp := range []policy.TimeoutPolicy{policy.Timeout(time.Second), coop(time.Second)} {
+		t.Run(tp.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEngine(t)
+				own := errors.New("callee saw its deadline")
+				for i := range 200 {
+					_, err := ExecuteWithPolicy(context.Background(), e, tp, func(ctx context.Context) (int, error) {
+						d, _ := ctx.Deadline()
+						time.Sleep(time.Until(d)) // wakes at the deadline, as the stage's timer does
+						return 0, own
+					})
+					if !errors.Is(err, policy.ErrTimeout) {
+						t.Fatalf("run %d: err = %v; want ErrTimeout", i, err)
+					}
+				}
+				if n := e.Metrics().TimeoutCount; n != 200 {
+					t.Fatalf("TimeoutCount = %d; want 200", n)
+				}
+			})
+		})
+	}
+}

@@ -103,7 +103,7 @@ func runTimeout[T any](ctx context.Context, c *Call, s *timeoutStage, rest []sta
 	if !r.returned {
 		return v, c.GoexitErr()
 	}
-	if expired && r.err != nil {
+	if r.err != nil && (expired || r.ctx.overdue()) {
 		return r.v, c.timedOut(s)
 	}
 	return r.v, r.err

@@ -105,8 +105,8 @@ func (env *Env) closeCoop(c *coopCtx) int32 {
 
 // runCoop runs the rest of the pipeline on the caller's goroutine under a context that
 // ends s.timeout from now, and returns when the function returns: ErrTimeout if the
-// deadline passed and it failed, its result otherwise (a success after the deadline
-// stands).
+// deadline passed and it failed (also when the wheel had not yet ended its context),
+// its result otherwise (a success after the deadline stands).
 func runCoop[T any](ctx context.Context, c *Call, s *coopStage, rest []stage, fn func(context.Context) (T, error)) (v T, err error) {
 	env := c.env
 	tc := env.openCoop(ctx, s.timeout)
@@ -118,12 +118,13 @@ func runCoop[T any](ctx context.Context, c *Call, s *coopStage, rest []stage, fn
 	}()
 	v, err = run(tc, c, rest, fn)
 	returned = true
+	late := err != nil && tc.overdue() // read before closeCoop may recycle tc
 	how := env.closeCoop(tc)
 	if err != nil {
-		switch how {
-		case endDeadline:
+		switch {
+		case how == endDeadline, how == live && late:
 			return v, c.timedOut(&s.timeoutStage)
-		case endStopped:
+		case how == endStopped:
 			if c.caller.Err() == nil { // else it is the caller's cancellation
 				return v, c.shutDown(err)
 			}

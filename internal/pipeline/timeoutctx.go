@@ -90,3 +90,15 @@ func (t *timeoutCtx) closeDone() {
 }
 
 func (t *timeoutCtx) expired() bool { return t.state.Load() == endDeadline }
+
+// overdue reports whether the stage's own deadline has passed by the clock, though its
+// timer may not have ended t yet, and the caller's context neither ended nor has an
+// earlier deadline. A function that fails then failed because of the deadline: its
+// callee may have read the deadline and acted on it first, as a gRPC client does when
+// it turns the server's reset into DeadlineExceeded. Only read on a failure.
+func (t *timeoutCtx) overdue() bool {
+	if d, ok := t.parent.Deadline(); ok && d.Before(t.deadline) {
+		return false
+	}
+	return t.parent.Err() == nil && !time.Now().Before(t.deadline)
+}

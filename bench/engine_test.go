@@ -74,6 +74,9 @@ var successCases = []struct {
 	}},
 	{CaseBulkhead, func() policy.Policy { return benchBulkhead() }},
 	{CaseAdaptive, func() policy.Policy { return benchAdaptive() }},
+	{CaseFallback, func() policy.Policy {
+		return policy.Combine(policy.Fallback().WithValue(0), policy.Retry(RetryAttempts))
+	}},
 }
 
 func benchBreaker() policy.CircuitBreakerPolicy {

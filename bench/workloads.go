@@ -96,6 +96,9 @@ const (
 	CaseLimiterHandle = "limiter_handle"
 	// CaseBulkhead is the admitted path of a bulkhead that is never full.
 	CaseBulkhead = "bulkhead"
+	// CaseFallback is a static-value Fallback outside a Retry, on the success path (the
+	// fallback never answers): what an idle fallback costs beside its peer's.
+	CaseFallback = "fallback"
 	// CaseAdaptive is the admitted path of an adaptive concurrency limit that is never
 	// full (its limit pinned at BulkheadLimit).
 	CaseAdaptive = "adaptive"

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-go/bulwark/bench"
 	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/fallback"
 	"github.com/failsafe-go/failsafe-go/ratelimiter"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
@@ -72,6 +73,9 @@ func BenchmarkFailsafe(b *testing.B) {
 		}},
 		{bench.CaseBulkhead, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsBulkhead()} }},
 		{bench.CaseAdaptive, func() []failsafe.Policy[int] { return []failsafe.Policy[int]{fsAdaptive()} }},
+		{bench.CaseFallback, func() []failsafe.Policy[int] {
+			return []failsafe.Policy[int]{fallback.NewWithResult(0), fsRetry()}
+		}},
 	}
 	for _, c := range append(cases, fsWindowCases...) {
 		b.Run(c.name, func(b *testing.B) {

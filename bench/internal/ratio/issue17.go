@@ -255,6 +255,18 @@ func newKind(kind string) pick {
 		}))
 }
 
+// budgetHedge picks bench's BenchmarkBudgetHedge case named kind, or the first whose name
+// contains it ("retry_budget"), at seq; peerOf("Failsafe", ...) pairs it with
+// BenchmarkFailsafeBudgetHedge's same case. A Bulwark case of the kind comes first.
+func budgetHedge(kind string) pick {
+	return firstOf("BudgetHedge/<a "+kind+" case>/seq",
+		newKind(kind),
+		exact("BudgetHedge", kind, "seq"),
+		matching("", func(k key) bool {
+			return k.lib == "BudgetHedge" && k.level == "seq" && strings.Contains(k.kase, kind)
+		}))
+}
+
 // peerOf picks lib's benchmark of the case and level that a picks.
 func peerOf(lib string, a pick) pick {
 	return pick{desc: lib + "'s benchmark of the same case", find: func(s *results) (key, bool) {
@@ -263,6 +275,9 @@ func peerOf(lib string, a pick) pick {
 			return key{}, false
 		}
 		k := bk(lib, ka.kase, ka.level)
+		if ka.lib != "Bulwark" {
+			k.lib = lib + ka.lib // BenchmarkBudgetHedge's peer is BenchmarkFailsafeBudgetHedge
+		}
 		_, ok = s.samples[k]
 		return k, ok
 	}}
@@ -360,8 +375,8 @@ var issue17Targets = []target17{
 		shownAgainst(newKind("bulkhead"), peerOf("Failsafe", newKind("bulkhead"))),
 	}},
 	{"fallback", []check17{shownAgainst(newKind("fallback"), peerOf("Failsafe", newKind("fallback")))}},
-	{"hedge", []check17{shownAgainst(newKind("hedge"), peerOf("Failsafe", newKind("hedge")))}},
-	{"retry budget", []check17{shownAgainst(newKind("budget"), peerOf("Failsafe", newKind("budget")))}},
+	{"hedge", []check17{shownAgainst(budgetHedge("hedge"), peerOf("Failsafe", budgetHedge("hedge")))}},
+	{"retry budget", []check17{shownAgainst(budgetHedge("budget"), peerOf("Failsafe", budgetHedge("budget")))}},
 }
 
 // result17 is the text of a verdict in issue 17's table.

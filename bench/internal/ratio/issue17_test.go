@@ -79,7 +79,7 @@ func TestIssue17Table(t *testing.T) {
 		"| idle named limiter | ≤ max(2 KiB, 1.25 × a bare protoactor actor, same mailbox) | no Idle/limiters/n10000 in this run | – | not measured |",
 		// Fewer than 6 runs: an unbounded interval, no straddling.
 		"| ExecutePlan with an inline Combine built once | ≤ 1.05 × the same plan hoisted | 5 ÷ 5 = 1.00× | ∞ | pass |",
-		"| hedge | no target (shown) | no Bulwark/<a hedge case>/seq in this run | – | not measured |",
+		"| hedge | no target (shown) | no BudgetHedge/<a hedge case>/seq in this run | – | not measured |",
 	})
 	// Every row of the issue is printed, measured or not.
 	for _, tg := range issue17Targets {
@@ -108,6 +108,26 @@ func TestIssue17NewKinds(t *testing.T) {
 		"| retry budget | no target (shown) | 30 ÷ 900 (Failsafe/retry+budget/seq) = 0.033× | 0.033–0.033× | shown |",
 		"| hedge | no target (shown) | no Failsafe's benchmark of the same case in this run | – | not measured |",
 		"| ExecuteAll of 100 functions that block 1 ms, under Retry(3) | wall time ≤ 5 × the block time | 2000000 ns/op ÷ 1 ms = 2.00× | 2.00–2.00× | pass |",
+	})
+}
+
+// TestIssue17BudgetHedgeCases checks that the hedge and retry budget rows read
+// BenchmarkBudgetHedge's cases, each paired with BenchmarkFailsafeBudgetHedge's, and the
+// fallback row BenchmarkBulwark/fallback with BenchmarkFailsafe/fallback.
+func TestIssue17BudgetHedgeCases(t *testing.T) {
+	raw := samples("BudgetHedge/hedge/seq", 0, 60, 60, 60, 60, 60, 60) +
+		samples("FailsafeBudgetHedge/hedge/seq", 9, 600, 600, 600, 600, 600, 600) +
+		samples("BudgetHedge/retry_budget/seq", 0, 40, 40, 40, 40, 40, 40) +
+		samples("FailsafeBudgetHedge/retry_budget/seq", 9, 800, 800, 800, 800, 800, 800) +
+		samples("Bulwark/fallback/seq", 0, 30, 30, 30, 30, 30, 30) +
+		samples("Failsafe/fallback/seq", 9, 300, 300, 300, 300, 300, 300)
+	s := readRaw(t, raw)
+	var out bytes.Buffer
+	s.issue17(&out)
+	checkContains(t, out.String(), []string{
+		"| hedge | no target (shown) | 60 ÷ 600 (FailsafeBudgetHedge/hedge/seq) = 0.10× | 0.10–0.10× | shown |",
+		"| retry budget | no target (shown) | 40 ÷ 800 (FailsafeBudgetHedge/retry_budget/seq) = 0.05× | 0.05–0.05× | shown |",
+		"| fallback | no target (shown) | 30 ÷ 300 (Failsafe/fallback/seq) = 0.10× | 0.10–0.10× | shown |",
 	})
 }
 

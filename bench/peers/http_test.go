@@ -23,7 +23,8 @@ import (
 // http.Transport, /bulwark/<case> runs through bulwarkhttp.NewTransport and
 // /failsafehttp/<case> through failsafehttp.NewRoundTripper, with the same policies:
 // retry (3 attempts; failsafehttp's own retry policy builder, which retries the same
-// statuses), and retry_breaker_timeout (breaker 5 failures / 30s, timeout 10s). The
+// statuses), and retry_breaker_timeout (breaker 5 failures / 30s, timeout 10s: bulwark's
+// pessimistic default, and as retry_breaker_timeout_coop the cooperative one). The
 // server answers 200 with a 2-byte body, which the client reads and closes. Compare
 // each case with direct: the difference is the transport's overhead per request.
 func BenchmarkHTTPTransport(b *testing.B) {
@@ -76,6 +77,14 @@ func runHTTPCases(b *testing.B, url string, newInner func() http.RoundTripper) {
 				policy.Retry(3),
 				policy.CircuitBreaker(5, 30*time.Second).Named("bench-http"),
 				policy.Timeout(10*time.Second)), next)
+		}},
+		// The same with the Timeout cooperative: net/http honours the request's context,
+		// so the attempt needs no goroutine of its own.
+		{"bulwark/retry_breaker_timeout_coop", func(next http.RoundTripper) http.RoundTripper {
+			return bulwarkhttp.NewTransport(engine, policy.Combine(
+				policy.Retry(3),
+				policy.CircuitBreaker(5, 30*time.Second).Named("bench-http-coop"),
+				policy.Timeout(10*time.Second).AsCooperative()), next)
 		}},
 		{"failsafehttp/retry_breaker_timeout", func(next http.RoundTripper) http.RoundTripper {
 			return failsafehttp.NewRoundTripperWithExecutor(next, failsafe.With[*http.Response](

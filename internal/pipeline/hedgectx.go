@@ -17,6 +17,7 @@ type hedgeCtx struct {
 	done   atomic.Pointer[chan struct{}]
 	state  atomic.Int32                // live, endCanceled
 	stop   atomic.Pointer[func() bool] // unregisters the AfterFunc on the parent's end, once set
+	after  afterFuncs                  // registered by AfterFunc
 }
 
 var _ context.Context = (*hedgeCtx)(nil)
@@ -83,10 +84,22 @@ func (c *hedgeCtx) release() {
 	}
 }
 
+// AfterFunc arranges for f to run in a goroutine of its own once the attempt ends (the
+// stage cancelled it, or the parent ended), and returns the function that cancels that;
+// see afterFuncs.
+func (c *hedgeCtx) AfterFunc(f func()) (stop func() bool) {
+	c.Done() // watches the parent, whose end ends c
+	if c.parent.Err() != nil {
+		c.end() // the parent had ended before anything watched it
+	}
+	return c.after.add(&c.state, f)
+}
+
 // end cancels the attempt, once.
 func (c *hedgeCtx) end() {
 	if c.state.CompareAndSwap(live, endCanceled) {
 		c.closeDone()
+		c.after.fire()
 	}
 }
 

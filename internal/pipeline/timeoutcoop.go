@@ -58,6 +58,13 @@ func (c *coopCtx) Done() <-chan struct{} {
 	return ch
 }
 
+// AfterFunc is timeoutCtx's, with the parent watched as Done does it (which also keeps c
+// from being recycled while a registration may be held).
+func (c *coopCtx) AfterFunc(f func()) (stop func() bool) {
+	c.Done()
+	return c.timeoutCtx.AfterFunc(f)
+}
+
 // Err says how the context ended: DeadlineExceeded at the deadline, Canceled when the
 // stage returned or Shutdown stopped the wheel, else the parent's error.
 func (c *coopCtx) Err() error {

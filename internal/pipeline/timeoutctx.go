@@ -29,6 +29,7 @@ type timeoutCtx struct {
 	deadline time.Time
 	done     atomic.Pointer[chan struct{}]
 	state    atomic.Int32
+	after    afterFuncs // registered by AfterFunc
 }
 
 var _ context.Context = (*timeoutCtx)(nil)
@@ -74,12 +75,20 @@ func (t *timeoutCtx) Err() error {
 // Value is the parent's value for key.
 func (t *timeoutCtx) Value(key any) any { return t.parent.Value(key) }
 
+// AfterFunc arranges for f to run in a goroutine of its own once the context ends, and
+// returns the function that cancels that; see afterFuncs for why the context package
+// wants it.
+func (t *timeoutCtx) AfterFunc(f func()) (stop func() bool) {
+	return t.after.add(&t.state, f)
+}
+
 // end ends the context, once; it reports whether this call ended it.
 func (t *timeoutCtx) end(how int32) bool {
 	if !t.state.CompareAndSwap(live, how) {
 		return false
 	}
 	t.closeDone()
+	t.after.fire()
 	return true
 }
 

@@ -135,3 +135,21 @@ func TestExecuteAllOfBlockingFunctionsOverlaps(t *testing.T) {
 		}
 	})
 }
+
+// ExecuteAll of quick functions under None allocates only the two slices it returns:
+// the batch, its patience timer and the caller's count are recycled.
+func TestExecuteAllAllocatesOnlyItsResults(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop recycled batches")
+	}
+	e := newEngine(t)
+	fns := make([]func(context.Context) (int, error), 100)
+	for i := range fns {
+		fns[i] = func(context.Context) (int, error) { return 1, nil }
+	}
+	ctx := context.Background()
+	var p policy.Policy = policy.None()
+	if n := testing.AllocsPerRun(200, func() { _, _ = ExecuteAll(ctx, e, p, fns) }); n > 2 {
+		t.Errorf("ExecuteAll allocates %v times per batch; want 2 (the values and the errors)", n)
+	}
+}

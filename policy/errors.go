@@ -342,8 +342,16 @@ func IsRefusal(err error) bool {
 	return err != nil && matchesAny(err, serviceUnavailable)
 }
 
-// matchesAny reports whether err matches one of kinds (errors.Is).
+// matchesAny reports whether err matches one of kinds (errors.Is). An *Error whose Kind
+// is one of them, what the engine returns, is answered without errors.Is's walk.
 func matchesAny(err error, kinds []error) bool {
+	if pe, ok := err.(*Error); ok && pe != nil && pe.Kind != nil {
+		for _, kind := range kinds {
+			if pe.Kind == kind {
+				return true
+			}
+		}
+	}
 	for _, kind := range kinds {
 		if errors.Is(err, kind) {
 			return true

@@ -89,46 +89,50 @@ func TestIssue17Table(t *testing.T) {
 	}
 }
 
-// TestIssue17NewKinds checks that a new kind's case is found under a longer name, paired
-// with failsafe-go's, and shown without a verdict.
+// TestIssue17NewKinds checks that a new kind's case is found, under its own name or a
+// longer one, in BenchmarkBulwark or in BenchmarkBudgetHedge, paired with failsafe-go's
+// same case, and shown without a verdict.
 func TestIssue17NewKinds(t *testing.T) {
-	raw := samples("Bulwark/ratelimit/seq", 0, 40, 40, 40, 40, 40, 40) +
-		samples("Bulwark/bulkhead_admitted/seq", 0, 50, 50, 50, 50, 50, 50) +
-		samples("Failsafe/bulkhead_admitted/seq", 9, 500, 500, 500, 500, 500, 500) +
-		samples("Bulwark/retry+budget/seq", 0, 30, 30, 30, 30, 30, 30) +
-		samples("Failsafe/retry+budget/seq", 9, 900, 900, 900, 900, 900, 900) +
-		samples("Bulwark/hedge/seq", 0, 30, 30, 30, 30, 30, 30) +
-		samples("ExecuteAll/retry_block1ms/n100", 9, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6)
-	s := readRaw(t, raw)
-	var out bytes.Buffer
-	s.issue17(&out)
-	checkContains(t, out.String(), []string{
-		"| bulkhead, admitted | ≤ 1.5 × bulwark's rate limit admitted (BH-8: the same class) | 50 ÷ 40 = 1.25× | 1.25–1.25× | pass |",
-		"| bulkhead, admitted | no target (shown) | 50 ÷ 500 (Failsafe/bulkhead_admitted/seq) = 0.10× | 0.10–0.10× | shown |",
-		"| retry budget | no target (shown) | 30 ÷ 900 (Failsafe/retry+budget/seq) = 0.033× | 0.033–0.033× | shown |",
-		"| hedge | no target (shown) | no Failsafe's benchmark of the same case in this run | – | not measured |",
-		"| ExecuteAll of 100 functions that block 1 ms, under Retry(3) | wall time ≤ 5 × the block time | 2000000 ns/op ÷ 1 ms = 2.00× | 2.00–2.00× | pass |",
-	})
-}
-
-// TestIssue17BudgetHedgeCases checks that the hedge and retry budget rows read
-// BenchmarkBudgetHedge's cases, each paired with BenchmarkFailsafeBudgetHedge's, and the
-// fallback row BenchmarkBulwark/fallback with BenchmarkFailsafe/fallback.
-func TestIssue17BudgetHedgeCases(t *testing.T) {
-	raw := samples("BudgetHedge/hedge/seq", 0, 60, 60, 60, 60, 60, 60) +
-		samples("FailsafeBudgetHedge/hedge/seq", 9, 600, 600, 600, 600, 600, 600) +
-		samples("BudgetHedge/retry_budget/seq", 0, 40, 40, 40, 40, 40, 40) +
-		samples("FailsafeBudgetHedge/retry_budget/seq", 9, 800, 800, 800, 800, 800, 800) +
-		samples("Bulwark/fallback/seq", 0, 30, 30, 30, 30, 30, 30) +
-		samples("Failsafe/fallback/seq", 9, 300, 300, 300, 300, 300, 300)
-	s := readRaw(t, raw)
-	var out bytes.Buffer
-	s.issue17(&out)
-	checkContains(t, out.String(), []string{
-		"| hedge | no target (shown) | 60 ÷ 600 (FailsafeBudgetHedge/hedge/seq) = 0.10× | 0.10–0.10× | shown |",
-		"| retry budget | no target (shown) | 40 ÷ 800 (FailsafeBudgetHedge/retry_budget/seq) = 0.05× | 0.05–0.05× | shown |",
-		"| fallback | no target (shown) | 30 ÷ 300 (Failsafe/fallback/seq) = 0.10× | 0.10–0.10× | shown |",
-	})
+	for _, tc := range []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{"longer names in BenchmarkBulwark",
+			samples("Bulwark/ratelimit/seq", 0, 40, 40, 40, 40, 40, 40) +
+				samples("Bulwark/bulkhead_admitted/seq", 0, 50, 50, 50, 50, 50, 50) +
+				samples("Failsafe/bulkhead_admitted/seq", 9, 500, 500, 500, 500, 500, 500) +
+				samples("Bulwark/retry+budget/seq", 0, 30, 30, 30, 30, 30, 30) +
+				samples("Failsafe/retry+budget/seq", 9, 900, 900, 900, 900, 900, 900) +
+				samples("Bulwark/hedge/seq", 0, 30, 30, 30, 30, 30, 30) +
+				samples("ExecuteAll/retry_block1ms/n100", 9, 2e6, 2e6, 2e6, 2e6, 2e6, 2e6),
+			[]string{
+				"| bulkhead, admitted | ≤ 1.5 × bulwark's rate limit admitted (BH-8: the same class) | 50 ÷ 40 = 1.25× | 1.25–1.25× | pass |",
+				"| bulkhead, admitted | no target (shown) | 50 ÷ 500 (Failsafe/bulkhead_admitted/seq) = 0.10× | 0.10–0.10× | shown |",
+				"| retry budget | no target (shown) | 30 ÷ 900 (Failsafe/retry+budget/seq) = 0.033× | 0.033–0.033× | shown |",
+				"| hedge | no target (shown) | no Failsafe's benchmark of the same case in this run | – | not measured |",
+				"| ExecuteAll of 100 functions that block 1 ms, under Retry(3) | wall time ≤ 5 × the block time | 2000000 ns/op ÷ 1 ms = 2.00× | 2.00–2.00× | pass |",
+			}},
+		{"BenchmarkBudgetHedge and the fallback case",
+			samples("BudgetHedge/hedge/seq", 0, 60, 60, 60, 60, 60, 60) +
+				samples("FailsafeBudgetHedge/hedge/seq", 9, 600, 600, 600, 600, 600, 600) +
+				samples("BudgetHedge/retry_budget/seq", 0, 40, 40, 40, 40, 40, 40) +
+				samples("FailsafeBudgetHedge/retry_budget/seq", 9, 800, 800, 800, 800, 800, 800) +
+				samples("Bulwark/fallback/seq", 0, 30, 30, 30, 30, 30, 30) +
+				samples("Failsafe/fallback/seq", 9, 300, 300, 300, 300, 300, 300),
+			[]string{
+				"| hedge | no target (shown) | 60 ÷ 600 (FailsafeBudgetHedge/hedge/seq) = 0.10× | 0.10–0.10× | shown |",
+				"| retry budget | no target (shown) | 40 ÷ 800 (FailsafeBudgetHedge/retry_budget/seq) = 0.05× | 0.05–0.05× | shown |",
+				"| fallback | no target (shown) | 30 ÷ 300 (Failsafe/fallback/seq) = 0.10× | 0.10–0.10× | shown |",
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := readRaw(t, tc.raw)
+			var out bytes.Buffer
+			s.issue17(&out)
+			checkContains(t, out.String(), tc.want)
+		})
+	}
 }
 
 func TestReplaceBetweenMarkers(t *testing.T) {

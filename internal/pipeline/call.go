@@ -11,8 +11,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Call is the per-call state shared by the stages of one operation. Make one with
-// NewCall on the caller's stack and run it once with Execute or ExecutePlan; it never
+// Call is the per-call state shared by the stages of one operation. Declare a zero Call
+// on the caller's stack, Init it, and run it once with Execute or ExecutePlan; it never
 // escapes to the heap.
 type Call struct {
 	caller   context.Context // the caller's context; a stage's own ctx may be a timeout's
@@ -46,15 +46,11 @@ type Call struct {
 	orphan *orphan
 }
 
-// NewCall returns the state of a call from caller for the operation id (it names unnamed
-// breakers and limiters; "" for none); critical puts it first in a limiter's wait queue
-// and logs its failure at Error.
-func NewCall(caller context.Context, id string, critical bool) Call {
-	return Call{caller: caller, id: id, critical: critical}
-}
-
-// Init makes c, a zero Call, the state of a call as NewCall does, in place: for a frame
-// that must stay small (a fresh goroutine's first stack).
+// Init makes c, a zero Call, the state of a call from caller for the operation id (it
+// names unnamed breakers and limiters; "" for none); critical puts it first in a
+// limiter's wait queue and logs its failure at Error. It works in place, field by field:
+// a Call returned as a composite literal is built in a temporary and copied in 16-byte
+// moves that read its 8-byte stores back (a store-forwarding stall).
 func (c *Call) Init(caller context.Context, id string, critical bool) {
 	c.caller, c.id, c.critical = caller, id, critical
 }

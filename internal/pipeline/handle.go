@@ -97,7 +97,8 @@ func (h *BreakerHandle) Allow(ctx context.Context) (func(error), error) {
 //
 //go:noinline
 func (h *BreakerHandle) allowSlow(ctx context.Context) (func(error), error) {
-	c := NewCall(ctx, h.name, false)
+	var c Call
+	c.Init(ctx, h.name, false)
 	c.env, c.handle = h.env, true
 	if err := ctx.Err(); err != nil {
 		return nil, cancelled(&c, ctx, nil)
@@ -194,7 +195,8 @@ func (t *breakerTicket) end(seq uint64, err error, expired bool) {
 	}
 	h, hb := t.h, t.hb
 	l, s := hb.link, hb.stage
-	c := NewCall(t.ctx, h.name, false)
+	var c Call
+	c.Init(t.ctx, h.name, false)
 	c.env, c.handle = h.env, true
 	// The report waits for the actor's acknowledgement, not for Allow's context, which
 	// may have ended with the call: the actor answers, stops, or the engine shuts down.
@@ -296,7 +298,8 @@ func (h *LimiterHandle) allowSlow() bool {
 	if hl.link.TryTake() {
 		return true
 	}
-	c := NewCall(ctx, h.name, false)
+	var c Call
+	c.Init(ctx, h.name, false)
 	c.env, c.handle, c.noWait = h.env, true, true
 	return c.acquire(ctx, hl.stage, hl.link) == nil
 }
@@ -310,7 +313,8 @@ func (h *LimiterHandle) Wait(ctx context.Context) error {
 	if h.env.Closed() {
 		return Shutdown(h.name)
 	}
-	c := NewCall(ctx, h.name, false)
+	var c Call
+	c.Init(ctx, h.name, false)
 	c.env, c.handle = h.env, true
 	if err := ctx.Err(); err != nil {
 		return cancelled(&c, ctx, nil)

@@ -70,7 +70,8 @@ func TestRunPanicsOnAStageItDoesNotKnow(t *testing.T) {
 			t.Fatalf("recovered %v; want a panic naming the stage type", r)
 		}
 	}()
-	c := NewCall(context.Background(), "", false)
+	var c Call
+	c.Init(context.Background(), "", false)
 	_, _ = run(context.Background(), &c, []stage{&bogusStage{}}, func(context.Context) (int, error) { return 1, nil })
 	t.Fatal("run returned for an unknown stage")
 }

@@ -43,7 +43,7 @@ func (a *base) common(c actor.Context, l *link) bool {
 		l.depth.Crashed()
 		a.stopTimer()
 	case *actor.Stopped:
-		close(l.stopped)
+		l.markStopped()
 	case *fault.Panic:
 		panic(m.Reason)
 	case *fault.PanicOnNext:

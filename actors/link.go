@@ -52,7 +52,11 @@ type link struct {
 	name     string
 	pid      atomic.Pointer[actor.PID]
 	refused  atomic.Uint64 // calls refused from the published view
-	stopped  chan struct{}
+	// stopped is the channel Stopped returns, made by its first call: most actors are
+	// never asked, and an idle one should not carry a channel. dead is set first when
+	// the actor stops for good.
+	stopped  atomic.Pointer[chan struct{}]
+	dead     atomic.Bool
 	restarts atomic.Uint64
 	lastUsed atomic.Int64 // unix nanos of the last message handled (passivation)
 	depth    MailboxDepth
@@ -84,7 +88,7 @@ func (l *link) Registered() bool { return l.fate.Load() == linkRegistered }
 func (l *link) retiring() bool { return l.fate.Load() == linkRetiring }
 
 func newLink(name string) link {
-	return link{name: name, stopped: make(chan struct{})}
+	return link{name: name}
 }
 
 // Name returns the actor's name.
@@ -97,7 +101,40 @@ func (l *link) PID() *actor.PID { return l.pid.Load() }
 func (l *link) SetPID(pid *actor.PID) { l.pid.Store(pid) }
 
 // Stopped returns a channel closed once the actor has stopped for good.
-func (l *link) Stopped() <-chan struct{} { return l.stopped }
+func (l *link) Stopped() <-chan struct{} {
+	for {
+		if p := l.stopped.Load(); p != nil {
+			return *p
+		}
+		if l.dead.Load() {
+			return *stoppedClosed
+		}
+		ch := make(chan struct{})
+		if l.stopped.CompareAndSwap(nil, &ch) {
+			if l.dead.Load() { // stopped while the channel was installed
+				l.closeStopped()
+			}
+			return ch
+		}
+	}
+}
+
+// markStopped records that the actor stopped for good and closes the channel of
+// Stopped, once made: dead is set before the channel is looked at, and Stopped looks at
+// dead after it installed one, so one of the two closes it.
+func (l *link) markStopped() {
+	l.dead.Store(true)
+	l.closeStopped()
+}
+
+func (l *link) closeStopped() {
+	if p := l.stopped.Swap(stoppedClosed); p != nil && p != stoppedClosed {
+		close(*p)
+	}
+}
+
+// stoppedClosed is the channel of every link whose actor stopped before anybody asked.
+var stoppedClosed = func() *chan struct{} { c := make(chan struct{}); close(c); return &c }()
 
 // Restarts returns how many times the actor was restarted after a panic.
 func (l *link) Restarts() uint64 { return l.restarts.Load() }

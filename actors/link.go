@@ -49,9 +49,9 @@ func (h *Hooks) logger() *zap.Logger {
 // stopped for good, which releases anybody still waiting for an answer from it. The
 // owner's durable state is apart from it (owner, breakerOwner, limiterOwner).
 type link struct {
-	name     string
-	pid      atomic.Pointer[actor.PID]
-	refused  atomic.Uint64 // calls refused from the published view
+	name    string
+	pid     atomic.Pointer[actor.PID]
+	refused atomic.Uint64 // calls refused from the published view
 	// stopped is the channel Stopped returns, made by its first call: most actors are
 	// never asked, and an idle one should not carry a channel. dead is set first when
 	// the actor stops for good.

@@ -10,7 +10,9 @@ import "time"
 // the call returns at the deadline even if the function ignores its context. A
 // cooperative timeout (AsCooperative) runs the function on the caller's goroutine and
 // returns when the function returns; it costs no goroutine, timer or allocation, and
-// relies on the function to honour its context.
+// relies on the function to honour its context. In both modes a function that fails
+// once the deadline has passed failed because of it: the call returns ErrTimeout, also
+// when the function saw the deadline by the clock before the engine's timer fired.
 type TimeoutPolicy struct {
 	// Duration is the time limit; > 0.
 	Duration time.Duration

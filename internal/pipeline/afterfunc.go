@@ -5,21 +5,48 @@ import (
 	"sync/atomic"
 )
 
-// afterFuncs are the functions registered through the AfterFunc method of one of the
+// afterSlot holds the functions registered through the AfterFunc method of one of the
 // stages' contexts (timeoutCtx, coopCtx, hedgeCtx). The context package looks for that
 // method: a context.WithCancel, WithTimeout or AfterFunc under a context of a type it
 // does not know, and that has no such method, costs a goroutine that waits for the
 // parent's Done channel, for as long as the child lives. With it, the child registers
 // here and unregisters when it is cancelled first, as a function that derives a
 // context and defers its cancel does. A function still registered when its context
-// ends runs in a goroutine of its own, as context.AfterFunc's do. The zero value is
-// ready.
+// ends runs in a goroutine of its own, as context.AfterFunc's do.
+//
+// The list is made by the first registration, so a context nobody derives from carries
+// one word. The zero value is ready.
+type afterSlot struct{ p atomic.Pointer[afterFuncs] }
+
+// afterFuncs is an afterSlot's list, once made.
 type afterFuncs struct {
-	has   atomic.Bool // a function was ever registered: end reads only this
 	mu    sync.Mutex
 	ended bool // fire ran: later registrations run at once
 	list  []*afterEntry
 	first [2]*afterEntry // list's first backing array: most contexts get one or two
+}
+
+// add registers f to run once the context ends; state is the context's. The list is
+// published before add reads the state, and end sets the state before fire reads the
+// list, so an end that races with add is seen by one of the two.
+func (s *afterSlot) add(state *atomic.Int32, f func()) (stop func() bool) {
+	a := s.p.Load()
+	if a == nil {
+		if a = new(afterFuncs); !s.p.CompareAndSwap(nil, a) {
+			a = s.p.Load()
+		}
+	}
+	return a.add(state, f)
+}
+
+// fire starts every registered function; the context has ended (its state is set).
+func (s *afterSlot) fire() {
+	if a := s.p.Load(); a != nil {
+		a.mu.Lock()
+		run := a.take()
+		a.mu.Unlock()
+		startAll(run)
+	}
 }
 
 // afterEntry is one registration; its stop unregisters it.
@@ -28,9 +55,7 @@ type afterEntry struct {
 	f func()
 }
 
-// add registers f to run once the context ends; state is the context's, read after
-// registering so that an end that raced with add is seen by one of the two: end sets
-// its state before it reads has, add sets has before it reads the state.
+// add is afterSlot.add on the list.
 func (a *afterFuncs) add(state *atomic.Int32, f func()) (stop func() bool) {
 	e := &afterEntry{a: a, f: f}
 	a.mu.Lock()
@@ -43,7 +68,6 @@ func (a *afterFuncs) add(state *atomic.Int32, f func()) (stop func() bool) {
 		a.list = a.first[:0]
 	}
 	a.list = append(a.list, e)
-	a.has.Store(true)
 	var run []*afterEntry
 	if state.Load() != live {
 		run = a.take()
@@ -69,17 +93,6 @@ func (e *afterEntry) stop() bool {
 	return false
 }
 
-// fire starts every registered function; the context has ended (its state is set).
-func (a *afterFuncs) fire() {
-	if !a.has.Load() {
-		return
-	}
-	a.mu.Lock()
-	run := a.take()
-	a.mu.Unlock()
-	startAll(run)
-}
-
 // take marks the registrations ended and returns the ones to start. a.mu is held.
 func (a *afterFuncs) take() []*afterEntry {
 	a.ended = true
@@ -88,6 +101,7 @@ func (a *afterFuncs) take() []*afterEntry {
 	return run
 }
 
+// startAll starts each function of run in a goroutine of its own.
 func startAll(run []*afterEntry) {
 	for _, e := range run {
 		go e.f()

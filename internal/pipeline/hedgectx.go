@@ -17,7 +17,7 @@ type hedgeCtx struct {
 	done   atomic.Pointer[chan struct{}]
 	state  atomic.Int32                // live, endCanceled
 	stop   atomic.Pointer[func() bool] // unregisters the AfterFunc on the parent's end, once set
-	after  afterFuncs                  // registered by AfterFunc
+	after  afterSlot                   // registered by AfterFunc
 }
 
 var _ context.Context = (*hedgeCtx)(nil)

@@ -26,9 +26,9 @@ type timeoutRun[T any] struct {
 	ctx      timeoutCtx
 	wake     chan struct{} // cap 1: the goroutine finished
 	state    atomic.Int32  // running, finished, gaveUp
+	returned bool          // run returned (false when fn called runtime.Goexit); beside state, in its padding
 	v        T
 	err      error
-	returned bool         // run returned (false when fn called runtime.Goexit)
 	inner    Call         // the goroutine's copy of the call
 	started  atomic.Int64 // the call's attempts started, when this is its outermost Timeout stage
 	orphan   *orphan      // the permits of outer bulkheads, when the stage gave up

@@ -29,7 +29,7 @@ type timeoutCtx struct {
 	deadline time.Time
 	done     atomic.Pointer[chan struct{}]
 	state    atomic.Int32
-	after    afterFuncs // registered by AfterFunc
+	after    afterSlot // registered by AfterFunc
 }
 
 var _ context.Context = (*timeoutCtx)(nil)
